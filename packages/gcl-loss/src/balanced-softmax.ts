@@ -1,0 +1,24 @@
+import * as tf from '@tensorflow/tfjs';
+import { offsetCrossEntropy } from './logit-adjusted';
+import { checkClassCountMatches, checkClassCounts, checkLabels, checkScores, rejectUnknownOptions } from './validation';
+
+export interface BalancedSoftmaxOptions {
+  /** Training images per class. Required. */
+  clsNumList: number[];
+}
+
+/**
+ * Balanced softmax (Ren et al. 2020): `CE(logit_j + log n_j, y)`. Equal to logit adjustment with τ = 1 (the
+ * normalising constant `log Σ n` cancels in the softmax).
+ *
+ * @param logits B×C float32 scores.
+ * @param labels B int32 class indices.
+ */
+export function balancedSoftmaxLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, options: BalancedSoftmaxOptions): tf.Scalar {
+  rejectUnknownOptions(options, ['clsNumList']);
+  const counts = checkClassCounts(options?.clsNumList, 'options.clsNumList');
+  const [batch, classes] = checkScores(logits, 'logits');
+  checkClassCountMatches(classes, counts.length, 'logits', 'options.clsNumList');
+  checkLabels(labels, batch, classes);
+  return offsetCrossEntropy(logits, labels, counts.map((n) => Math.log(n)));
+}

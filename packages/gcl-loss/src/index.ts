@@ -1,0 +1,10 @@
+export { cloudSizes, relativeCloudSizes } from './cloud-sizes';
+export { gclLoss, GCLLoss, type GclOptions } from './gcl';
+export { gclAngularLoss, GCLAngularLoss, type GclAngularOptions } from './gcl-angular';
+export { sampleCloudNoise, CloudNoiseStream, CLOUD_NOISE_STD } from './noise';
+export { crossEntropy, type CrossEntropyOptions } from './cross-entropy';
+export { focalLoss, type FocalOptions } from './focal';
+export { ldamLoss, ldamMargins, type LdamOptions } from './ldam';
+export { logitAdjustedLoss, logPriors, type LogitAdjustedOptions } from './logit-adjusted';
+export { balancedSoftmaxLoss, type BalancedSoftmaxOptions } from './balanced-softmax';
+export { stopGradient, perSampleCrossEntropy } from './reductions';
