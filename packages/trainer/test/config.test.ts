@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  describeConfigKeys,
+  mergeConfig,
+  overridesToObject,
+  parseOverrideValue,
+  resolveConfig,
+  type RunConfig,
+} from '../src/index';
+
+function issuesOf(input: unknown): string[] {
+  try {
+    resolveConfig(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).issues;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('resolveConfig', () => {
+  it('fills the paper defaults (CIFAR-LT protocol) and stage-specific loss defaults', () => {
+    const config: RunConfig = resolveConfig({});
+    expect(config.stage1.epochs).toBe(200);
+    expect(config.stage1.batchSize).toBe(64);
+    expect(config.stage1.optimizer).toEqual({ lr: 0.1, momentum: 0.9, weightDecay: 2e-4 });
+    expect(config.stage1.schedule).toEqual({ warmupEpochs: 5, milestones: [160, 180], gamma: 0.1 });
+    expect(config.stage1.mixup.alpha).toBe(1);
+    expect(config.stage1.loss).toMatchObject({ name: 'gcl', m: 0, s: 30, noiseMul: 0.5, gamma: 0 });
+    expect(config.stage2.loss).toMatchObject({ name: 'gcl', m: 0.1, s: 20, noiseMul: 0.5, gamma: 1 });
+    expect(config.stage2.sampler).toBe('class-based-effective-number');
+    expect(config.stage2.epochs).toBe(30);
+    expect(config.stage2.schedule.type).toBe('cosine');
+    expect(config.evaluation).toMatchObject({ manyThreshold: 100, fewThreshold: 20 });
+    expect(config.stage1.drw.epoch).toBeNull();
+  });
+
+  it('keeps explicit values and is idempotent on its own output', () => {
+    const config = resolveConfig({ stage1: { epochs: 3, loss: { name: 'ldam', s: 15 } }, data: { dataset: 'fashion-mnist-lt' } });
+    expect(config.stage1.epochs).toBe(3);
+    expect(config.stage1.loss).toMatchObject({ name: 'ldam', s: 15, maxM: 0.5 });
+    expect(resolveConfig(JSON.parse(JSON.stringify(config)))).toEqual(config);
+  });
+
+  it('names the key path of a bad value', () => {
+    expect(issuesOf({ stage1: { optimizer: { lr: -1 } } })).toEqual(['stage1.optimizer.lr must be > 0, got -1']);
+    expect(issuesOf({ stage1: { optimizer: { momentum: 1 } } })).toEqual(['stage1.optimizer.momentum must be < 1, got 1']);
+    expect(issuesOf({ stage1: { epochs: 2.5 } })).toEqual(['stage1.epochs must be an integer, got 2.5']);
+    expect(issuesOf({ stage2: { sampler: 'random' } })[0]).toMatch(/^stage2\.sampler must be one of "none", "balanced"/);
+    expect(issuesOf({ stage1: { batchSize: '64' } })).toEqual(['stage1.batchSize must be a finite number, got "64"']);
+    expect(issuesOf({ stage2: { enabled: 'yes' } })).toEqual(['stage2.enabled must be true or false, got "yes"']);
+    expect(issuesOf({ stage1: { schedule: { milestones: [180, 160] } } })[0]).toMatch(/^stage1\.schedule\.milestones must be strictly increasing/);
+    expect(issuesOf({ stage1: { schedule: { milestones: [1, 'x'] } } })).toEqual(['stage1.schedule.milestones[1] must be a finite number, got "x"']);
+    expect(issuesOf({ data: { imbalance: { factor: 0 } } })).toEqual(['data.imbalance.factor must be > 0, got 0']);
+    expect(issuesOf({ stage1: 5 })).toEqual(['stage1 must be an object, got 5']);
+    expect(issuesOf([])).toEqual(['config must be an object, got an array']);
+  });
+
+  it('rejects unknown keys at any depth, naming them', () => {
+    expect(issuesOf({ stage1: { optimiser: {} } })[0]).toMatch(/^stage1\.optimiser is not a known key \(known: epochs, batchSize/);
+    expect(issuesOf({ typo: 1 })[0]).toMatch(/^typo is not a known key/);
+    expect(issuesOf({ stage2: { loss: { sigma: 1 } } })[0]).toMatch(/^stage2\.loss\.sigma is not a known key/);
+  });
+
+  it('reports every problem at once and runs cross-key checks', () => {
+    const issues = issuesOf({ seed: -1, stage1: { optimizer: { lr: 0 } }, extra: true });
+    expect(issues).toHaveLength(3);
+    expect(issuesOf({ stage1: { epochs: 10, drw: { epoch: 10 } } })).toEqual(['stage1.drw.epoch must be < stage1.epochs (10), got 10']);
+    expect(issuesOf({ evaluation: { fewThreshold: 200 } })[0]).toMatch(/^evaluation\.fewThreshold must be <= evaluation\.manyThreshold/);
+    expect(issuesOf({ data: { dataset: 'places-lt' } })[0]).toMatch(/^data\.root is required for places-lt/);
+  });
+
+  it('error message of a single problem is the problem itself', () => {
+    expect(() => resolveConfig({ stage1: { optimizer: { lr: -1 } } })).toThrow('stage1.optimizer.lr must be > 0, got -1');
+  });
+});
+
+describe('CLI overrides', () => {
+  it('parses values by the type of the key', () => {
+    expect(parseOverrideValue('stage1.epochs', '3')).toBe(3);
+    expect(parseOverrideValue('stage2.enabled', 'false')).toBe(false);
+    expect(parseOverrideValue('stage1.schedule.milestones', '8, 9')).toEqual([8, 9]);
+    expect(parseOverrideValue('stage1.drw.epoch', 'null')).toBeNull();
+    expect(parseOverrideValue('data.dataset', 'fashion-mnist-lt')).toBe('fashion-mnist-lt');
+    expect(() => parseOverrideValue('stage1.epochs', 'three')).toThrow('stage1.epochs must be a finite number, got "three"');
+    expect(() => parseOverrideValue('stage1.epoch', '3')).toThrow(/--stage1\.epoch is not a config key/);
+    expect(() => parseOverrideValue('stage1', '3')).toThrow(/--stage1 is not a config key/);
+  });
+
+  it('override a config file value, then validate the merged result', () => {
+    const file = { stage1: { epochs: 200, optimizer: { lr: 0.1 } } };
+    const overrides = overridesToObject([
+      ['stage1.epochs', 3],
+      ['stage1.optimizer.momentum', 0.5],
+    ]);
+    const config = resolveConfig(mergeConfig(file, overrides));
+    expect(config.stage1.epochs).toBe(3);
+    expect(config.stage1.optimizer).toEqual({ lr: 0.1, momentum: 0.5, weightDecay: 2e-4 });
+    expect(() => resolveConfig(mergeConfig(file, overridesToObject([['stage1.optimizer.lr', -1]])))).toThrow(
+      'stage1.optimizer.lr must be > 0, got -1',
+    );
+  });
+
+  it('documents every key', () => {
+    const lines = describeConfigKeys();
+    expect(lines.some((line) => line.startsWith('--stage1.optimizer.lr <number> (default 0.1)'))).toBe(true);
+    expect(lines.some((line) => line.startsWith('--stage2.sampler <none|balanced|'))).toBe(true);
+    expect(lines.length).toBeGreaterThan(50);
+  });
+});
