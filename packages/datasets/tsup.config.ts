@@ -7,5 +7,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'es2022',
-  external: [/^@tensorflow\//],
+  // import.meta.url (lazy resolution of the optional fashion-mnist package) needs a shim in the CJS build.
+  shims: true,
+  external: [/^@tensorflow\//, /^@longtail\//, 'sharp', 'fashion-mnist'],
 });

@@ -1,0 +1,77 @@
+export { DatasetError } from './errors';
+export {
+  CIFAR10_CLASS_NAMES,
+  CIFAR100_CLASS_NAMES,
+  CIFAR100_COARSE_CLASS_NAMES,
+  FASHION_MNIST_CLASS_NAMES,
+  MNIST_CLASS_NAMES,
+} from './classNames';
+export { imbalancedCounts, longTailedSubset, indicesByClass, type ImbalancedCountsOptions } from './imbalance';
+export { makeLongTailed, type LongTailedOptions } from './longTailed';
+export { classCounts, manyMediumFew, type ShotGroups } from './statistics';
+export {
+  InMemoryImageDataset,
+  FileImageDataset,
+  decodeTransformed,
+  type ImageSource,
+  type InMemoryImageData,
+  type FileImageData,
+  type DecodeStrictness,
+} from './dataset';
+export {
+  CIFAR_MEAN,
+  CIFAR_STD,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  FASHION_MNIST_MEAN,
+  FASHION_MNIST_STD,
+  cifarTrainTransform,
+  cifarEvalTransform,
+  fashionMnistTransform,
+  imagenetTrainTransform,
+  imagenetEvalTransform,
+  transformOutputShape,
+  applyCifarTransform,
+  randomResizedCropWindow,
+  resizeCenterCropGeometry,
+  type ImageTransform,
+  type CifarTransform,
+  type CifarTransformOptions,
+  type ImageNetTrainTransform,
+  type ImageNetEvalTransform,
+  type ColorJitterOptions,
+  type CropWindow,
+} from './transforms';
+export { batches, batchCount, imageRandom, type Batch, type BatchOptions } from './batches';
+export {
+  CIFAR_ARCHIVES,
+  loadCifar10,
+  loadCifar100,
+  downloadCifar,
+  ensureCifarFiles,
+  readCifarBinary,
+  type CifarName,
+  type CifarLoadOptions,
+} from './cifar';
+export {
+  DEBIAN_FASHION_MNIST_DIRECTORY,
+  MNIST_FILES,
+  loadFashionMnist,
+  loadMnist,
+  readIdxFile,
+  mnistSearchDirectories,
+  type IdxArray,
+  type MnistLoadOptions,
+} from './idx';
+export { loadFashionMnistEmbedded } from './fashionMnistEmbedded';
+export {
+  readSplitFile,
+  loadSplitFileDataset,
+  loadImageNetLT,
+  loadPlacesLT,
+  type SplitFile,
+  type SplitFileDatasetOptions,
+} from './splitFile';
+export { loadINaturalist2018 } from './inaturalist';
+export { downloadFile, downloadAndExtract, type DownloadOptions, type DownloadProgress } from './download';
+export { readTarEntries, extractTarGz, type TarEntry } from './tar';
