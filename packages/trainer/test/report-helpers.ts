@@ -1,0 +1,60 @@
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export const CHROMIUM = process.env.LONGTAIL_CHROMIUM ?? '/usr/bin/chromium';
+export const chromiumAvailable = existsSync(CHROMIUM);
+
+export interface RenderedReport {
+  errors: string[];
+  externalRequests: string[];
+  chartNames: string[];
+  svgCount: number;
+  confusionCells: number;
+  perClassBars: number;
+  screenshot: string;
+}
+
+/** Opens an HTML file in headless Chromium, collects console errors and chart counts, saves a screenshot. */
+export async function renderReport(htmlFile: string, screenshotDirectory: string): Promise<RenderedReport> {
+  const { chromium } = await import('playwright-core');
+  const userDataDir = mkdtempSync(path.join(tmpdir(), 'longtail-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  try {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    const externalRequests: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text());
+    });
+    page.on('pageerror', (error) => errors.push(String(error)));
+    page.on('request', (request) => {
+      const url = request.url();
+      if (!url.startsWith('file:') && !url.startsWith('data:') && !url.startsWith('about:')) externalRequests.push(url);
+    });
+    await page.goto(pathToFileURL(htmlFile).href, { waitUntil: 'load' });
+    const chartNames = await page.$$eval('svg[data-chart]', (nodes) => nodes.map((node) => node.getAttribute('data-chart') ?? ''));
+    const svgCount = await page.$$eval('svg', (nodes) => nodes.length);
+    const confusionCells = await page.$$eval('svg[data-chart="confusion"] rect', (nodes) => nodes.length);
+    const perClassBars = await page.$$eval('svg[data-chart="per-class"] rect', (nodes) => nodes.length);
+    const screenshot = path.join(screenshotDirectory, 'report.png');
+    await page.screenshot({ path: screenshot, fullPage: true });
+    return { errors, externalRequests, chartNames, svgCount, confusionCells, perClassBars, screenshot };
+  } finally {
+    await context.close();
+  }
+}
