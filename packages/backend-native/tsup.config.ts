@@ -7,5 +7,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'es2022',
+  // import.meta.url in the CommonJS build (the addon is located relative to this module).
+  shims: true,
   external: [/^@tensorflow\//],
 });

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// Builds the native addon with node-gyp during `npm install` / `npm ci`.
+// It ALWAYS exits 0: a machine without a compiler must still install the workspace; the JS side then
+// reports the addon as unavailable and callers fall back to another backend.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const packageDirectory = path.resolve(__dirname, '..');
+
+function findNodeGyp() {
+  const candidates = [];
+  // npm ships node-gyp; npm_execpath points at npm-cli.js when run from an npm script.
+  if (process.env.npm_execpath) {
+    candidates.push(path.join(path.dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  }
+  const nodePrefix = path.resolve(path.dirname(process.execPath), '..');
+  candidates.push(path.join(nodePrefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  candidates.push('/usr/share/nodejs/npm/node_modules/node-gyp/bin/node-gyp.js');
+  candidates.push('/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
+  try {
+    candidates.push(require.resolve('node-gyp/bin/node-gyp.js'));
+  } catch {
+    // not installed as a package; the candidates above cover npm's bundled copy
+  }
+  return candidates.find((candidate) => fs.existsSync(candidate));
+}
+
+function warn(message) {
+  console.warn(`[@longtail/backend-native] WARNING: ${message}`);
+  console.warn('[@longtail/backend-native] The native backend will be unavailable; selectBackend() falls back to wasm/cpu.');
+}
+
+function main() {
+  if (process.env.LONGTAIL_SKIP_NATIVE_BUILD === '1') {
+    console.log('[@longtail/backend-native] LONGTAIL_SKIP_NATIVE_BUILD=1: not building the addon.');
+    return;
+  }
+  const nodeGyp = findNodeGyp();
+  if (!nodeGyp) {
+    warn('node-gyp was not found (it is normally bundled with npm).');
+    return;
+  }
+  const argumentsList = [nodeGyp, 'rebuild', '--release'];
+  // Use the system Node headers when present so nothing is downloaded (offline machines).
+  const headerRoots = [path.resolve(path.dirname(process.execPath), '..'), '/usr'];
+  const nodeDirectory = headerRoots.find((root) => fs.existsSync(path.join(root, 'include', 'node', 'node_api.h')));
+  if (nodeDirectory) argumentsList.push(`--nodedir=${nodeDirectory}`);
+  const jobs = process.env.JOBS ?? '2';
+  argumentsList.push(`--jobs=${jobs}`);
+  const started = Date.now();
+  const result = spawnSync(process.execPath, argumentsList, { cwd: packageDirectory, stdio: 'inherit' });
+  if (result.error || result.status !== 0) {
+    warn(`building the addon failed (${result.error ? result.error.message : `node-gyp exit code ${result.status}`}); is a C++ compiler (g++, make) installed?`);
+    return;
+  }
+  console.log(`[@longtail/backend-native] native addon built in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+}
+
+try {
+  main();
+} catch (error) {
+  warn(`unexpected error while building the addon: ${error && error.message ? error.message : String(error)}`);
+}
+process.exit(0);

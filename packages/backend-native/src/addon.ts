@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** SIMD instruction sets the kernels are compiled for; one is selected at load time. */
+export type SimdLevel = 'avx512' | 'avx2' | 'scalar';
+
+/** The functions the compiled addon exports (see src/native/addon.cc). All arrays are used in place. */
+export interface NativeAddon {
+  conv2d(x: Float32Array, filter: Float32Array, bias: Float32Array | null, out: Float32Array, shape: Int32Array, relu: number): void;
+  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, shape: Int32Array): void;
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, shape: Int32Array): void;
+  batchMatMul(
+    a: Float32Array, b: Float32Array, bias: Float32Array | null, out: Float32Array,
+    batch: number, m: number, n: number, k: number, aBatchStride: number, bBatchStride: number,
+    transposeA: number, transposeB: number, relu: number,
+  ): void;
+  binary(
+    op: number, a: Float32Array, b: Float32Array, out: Float32Array, total: number, rowLength: number,
+    aRowStride: number, aRowModulus: number, aRun: number, bRowStride: number, bRowModulus: number, bRun: number,
+  ): void;
+  unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
+  reduce(op: number, x: Float32Array, out: Float32Array, outer: number, reduceSize: number, inner: number): void;
+  batchNorm(
+    x: Float32Array, mean: Float32Array, variance: Float32Array, offset: Float32Array | null,
+    scale: Float32Array | null, epsilon: number, channels: number, out: Float32Array,
+  ): void;
+  transpose(x: Float32Array, out: Float32Array, shape: Int32Array, perm: Int32Array): void;
+  tile(x: Float32Array | Int32Array, out: Float32Array | Int32Array, shape: Int32Array, reps: Int32Array): void;
+  getSimdLevel(): SimdLevel;
+  getDetectedSimdLevel(): SimdLevel;
+  setSimdLevel(level: SimdLevel): SimdLevel;
+  getNumThreads(): number;
+  setNumThreads(threads: number): number;
+}
+
+const moduleFile = typeof __filename === 'string' ? __filename : fileURLToPath(import.meta.url);
+// src/ and dist/ both sit one level below the package root, next to build/.
+const packageRoot = path.resolve(path.dirname(moduleFile), '..');
+
+/** Where the compiled addon is looked for; `LONGTAIL_NATIVE_ADDON` overrides it (used by tests). */
+export function nativeAddonPath(): string {
+  return process.env.LONGTAIL_NATIVE_ADDON ?? path.join(packageRoot, 'build', 'Release', 'longtail_native.node');
+}
+
+let cachedAddon: NativeAddon | undefined;
+let cachedError: Error | undefined;
+
+/**
+ * Loads the compiled addon (once; later calls return the same object).
+ * Thread count: `LONGTAIL_NUM_THREADS` if set, else the number of cores.
+ * @throws Error naming the path and the cause when the addon is missing or fails to load.
+ */
+export function loadNativeAddon(): NativeAddon {
+  if (cachedAddon) return cachedAddon;
+  if (cachedError) throw cachedError;
+  const addonPath = nativeAddonPath();
+  try {
+    if (!existsSync(addonPath)) {
+      throw new Error(
+        `the compiled addon ${addonPath} does not exist; it is built by the package's install script ` +
+          `(node-gyp, needs a C++ compiler and make). Rebuild with: npm rebuild @longtail/backend-native`,
+      );
+    }
+    const requireFromHere = createRequire(moduleFile);
+    const addon = requireFromHere(addonPath) as NativeAddon;
+    if (typeof addon.conv2d !== 'function') throw new Error(`${addonPath} is not the longtail native addon`);
+    const threads = process.env.LONGTAIL_NUM_THREADS;
+    if (threads !== undefined && threads !== '') {
+      const count = Number(threads);
+      if (!Number.isInteger(count) || count < 1) {
+        throw new Error(`LONGTAIL_NUM_THREADS must be a positive integer, got '${threads}'`);
+      }
+      addon.setNumThreads(count);
+    }
+    cachedAddon = addon;
+    return addon;
+  } catch (error) {
+    const cause = error instanceof Error ? error.message : String(error);
+    cachedError = new Error(`@longtail/backend-native: cannot load the native addon: ${cause}`, { cause: error });
+    throw cachedError;
+  }
+}
+
+/** True when the compiled addon loads on this machine. Never throws. */
+export function isNativeAvailable(): boolean {
+  try {
+    loadNativeAddon();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Forgets a cached load result so the next call retries (tests that swap the addon path). */
+export function resetNativeAddonCache(): void {
+  cachedAddon = undefined;
+  cachedError = undefined;
+}

@@ -1,0 +1,144 @@
+import * as tf from '@tensorflow/tfjs-core';
+// Importing the cpu backend registers its kernels, which the native backend copies.
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+
+import { loadNativeAddon, type SimdLevel } from './addon.js';
+import { makeKernelFunction, nativeKernelNames } from './kernels.js';
+
+export {
+  isNativeAvailable,
+  loadNativeAddon,
+  nativeAddonPath,
+  resetNativeAddonCache,
+  type NativeAddon,
+  type SimdLevel,
+} from './addon.js';
+export { nativeKernelNames } from './kernels.js';
+
+/** The tfjs backend name this package registers. */
+export const NATIVE_BACKEND_NAME = 'native';
+
+/** Options of {@link registerNativeBackend}. */
+export interface RegisterNativeBackendOptions {
+  /** Backend priority given to `tf.registerBackend` (default 0, so tfjs never picks it implicitly). */
+  priority?: number;
+  /** Worker threads including the caller (default: `LONGTAIL_NUM_THREADS`, else the number of cores). */
+  threads?: number;
+  /** Force a lower SIMD level than detected (default: the best the CPU supports, or `LONGTAIL_SIMD`). */
+  simdLevel?: SimdLevel;
+  /** Count native vs fallback calls per kernel (see {@link getKernelCallCounts}); default false. */
+  countCalls?: boolean;
+}
+
+/** What {@link registerNativeBackend} set up. */
+export interface NativeBackendInfo {
+  name: string;
+  simdLevel: SimdLevel;
+  detectedSimdLevel: SimdLevel;
+  threads: number;
+  /** Kernels served by native code (with a cpu fallback for unsupported cases). */
+  nativeKernels: string[];
+  /** Kernels copied unchanged from the cpu backend. */
+  cpuKernels: number;
+}
+
+const callCounts = new Map<string, { native: number; fallback: number }>();
+let registered: NativeBackendInfo | undefined;
+
+/**
+ * Registers the tfjs backend `'native'`: a `MathBackendCPU` (same typed-array storage, so tensors move
+ * between the two without copies) with every cpu kernel copied and the hot kernels replaced by the
+ * native ones. Idempotent. Call `await tf.setBackend('native')` afterwards to use it.
+ *
+ * @throws Error when the addon is missing or cannot load (message says why); the process is not affected.
+ */
+export function registerNativeBackend(options: RegisterNativeBackendOptions = {}): NativeBackendInfo {
+  const addon = loadNativeAddon();
+  if (options.threads !== undefined) {
+    if (!Number.isInteger(options.threads) || options.threads < 1) {
+      throw new RangeError(`registerNativeBackend: options.threads must be a positive integer, got ${options.threads}`);
+    }
+    addon.setNumThreads(options.threads);
+  }
+  const environmentLevel = process.env.LONGTAIL_SIMD as SimdLevel | undefined;
+  const level = options.simdLevel ?? (environmentLevel || undefined);
+  if (level !== undefined) setSimdLevel(level);
+  if (!registered) {
+    const cpuKernels = tf.getKernelsForBackend('cpu');
+    if (cpuKernels.length === 0) {
+      throw new Error('registerNativeBackend: the cpu backend has no kernels registered (is @tensorflow/tfjs-backend-cpu loaded?)');
+    }
+    const counters = options.countCalls ? callCounts : undefined;
+    if (!tf.findBackendFactory(NATIVE_BACKEND_NAME)) {
+      tf.registerBackend(NATIVE_BACKEND_NAME, () => new MathBackendCPU(), options.priority ?? 0);
+    }
+    const cpuByName = new Map(cpuKernels.map((kernel) => [kernel.kernelName, kernel]));
+    for (const kernel of cpuKernels) {
+      if (nativeKernelNames.includes(kernel.kernelName)) continue;
+      tf.registerKernel({ ...kernel, backendName: NATIVE_BACKEND_NAME });
+    }
+    for (const name of nativeKernelNames) {
+      const cpuKernel = cpuByName.get(name);
+      tf.registerKernel({
+        kernelName: name,
+        backendName: NATIVE_BACKEND_NAME,
+        kernelFunc: makeKernelFunction(name, cpuKernel, addon, counters),
+        setupFunc: cpuKernel?.setupFunc,
+        disposeFunc: cpuKernel?.disposeFunc,
+      });
+    }
+    registered = {
+      name: NATIVE_BACKEND_NAME,
+      simdLevel: addon.getSimdLevel(),
+      detectedSimdLevel: addon.getDetectedSimdLevel(),
+      threads: addon.getNumThreads(),
+      nativeKernels: [...nativeKernelNames],
+      cpuKernels: cpuKernels.length - nativeKernelNames.filter((name) => cpuByName.has(name)).length,
+    };
+  }
+  registered = { ...registered, simdLevel: addon.getSimdLevel(), threads: addon.getNumThreads() };
+  return { ...registered };
+}
+
+/** The SIMD level the kernels currently use. @throws when the addon is unavailable. */
+export function getSimdLevel(): SimdLevel {
+  return loadNativeAddon().getSimdLevel();
+}
+
+/** The best SIMD level this CPU supports. @throws when the addon is unavailable. */
+export function getDetectedSimdLevel(): SimdLevel {
+  return loadNativeAddon().getDetectedSimdLevel();
+}
+
+/**
+ * Selects the kernel set: `'avx512'`, `'avx2'` (AVX2 + FMA) or `'scalar'` (portable C++). Only levels
+ * the CPU supports are accepted; used by tests to check every dispatch path on one machine.
+ * @throws RangeError naming `level` when it is unknown or unsupported here.
+ */
+export function setSimdLevel(level: SimdLevel): SimdLevel {
+  if (level !== 'avx512' && level !== 'avx2' && level !== 'scalar') {
+    throw new RangeError(`setSimdLevel: level must be 'avx512', 'avx2' or 'scalar', got '${String(level)}'`);
+  }
+  return loadNativeAddon().setSimdLevel(level);
+}
+
+/** Threads (including the calling thread) the kernels use. @throws when the addon is unavailable. */
+export function getNumThreads(): number {
+  return loadNativeAddon().getNumThreads();
+}
+
+/**
+ * Sets the thread count of the persistent pool (default: cores, or `LONGTAIL_NUM_THREADS`).
+ * @throws RangeError naming `threads` unless it is an integer in 1..256.
+ */
+export function setNumThreads(threads: number): number {
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+    throw new RangeError(`setNumThreads: threads must be an integer in 1..256, got ${threads}`);
+  }
+  return loadNativeAddon().setNumThreads(threads);
+}
+
+/** Native/fallback call counts per kernel, collected when registered with `countCalls: true`. */
+export function getKernelCallCounts(): Record<string, { native: number; fallback: number }> {
+  return Object.fromEntries(callCounts);
+}

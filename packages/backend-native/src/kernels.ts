@@ -1,0 +1,423 @@
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import {
+  backend_util,
+  util,
+  type KernelConfig,
+  type KernelFunc,
+  type NamedAttrMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+
+import type { NativeAddon } from './addon.js';
+
+/** Arguments tfjs passes to a kernel function. */
+interface KernelArguments {
+  inputs: Record<string, TensorInfo | undefined | null>;
+  backend: MathBackendCPU;
+  attrs?: NamedAttrMap;
+}
+
+/** A native implementation returns `undefined` when it does not support the case; the cpu kernel then runs. */
+type NativeImplementation = (args: KernelArguments, addon: NativeAddon) => TensorInfo | undefined;
+
+// Operation codes shared with src/native/addon.cc.
+const BinaryCode = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6 } as const;
+const UnaryCode = { Relu: 0, Square: 1, Neg: 2, Abs: 3, Sqrt: 4, Rsqrt: 5, Exp: 6, Log: 7, Step: 8, Sigmoid: 9 } as const;
+const ReduceCode = { Sum: 0, Mean: 1, Max: 2, Min: 3 } as const;
+
+function float32Values(backend: MathBackendCPU, tensor: TensorInfo | undefined | null): Float32Array | undefined {
+  if (tensor == null || tensor.dtype !== 'float32') return undefined;
+  const values = backend.data.get(tensor.dataId).values;
+  return values instanceof Float32Array ? values : undefined;
+}
+
+function sizeOf(shape: readonly number[]): number {
+  return util.sizeFromShape(shape as number[]);
+}
+
+function output(backend: MathBackendCPU, shape: number[], values: Float32Array): TensorInfo {
+  return backend.makeTensorInfo(shape, 'float32', values);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Convolutions
+
+interface ConvolutionInfo {
+  info: backend_util.Conv2DInfo;
+  shape: Int32Array;
+}
+
+function convolutionInfo(
+  inputShape: number[],
+  filterShape: number[],
+  attrs: NamedAttrMap,
+  dilations: number | [number, number],
+): ConvolutionInfo | undefined {
+  const dataFormat = (attrs.dataFormat as string | undefined) ?? 'NHWC';
+  if (dataFormat !== 'NHWC' && dataFormat !== 'channelsLast') return undefined;
+  const info = backend_util.computeConv2DInfo(
+    inputShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as number | [number, number],
+    dilations,
+    attrs.pad as 'valid' | 'same' | number | backend_util.ExplicitPadding,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    false,
+    'channelsLast',
+  );
+  if (info.batchSize * info.outHeight * info.outWidth * info.outChannels === 0) return undefined;
+  const shape = Int32Array.from([
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels,
+    info.filterHeight, info.filterWidth, info.outChannels,
+    info.outHeight, info.outWidth,
+    info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
+    info.padInfo.top, info.padInfo.left,
+  ]);
+  return { info, shape };
+}
+
+/** Bias as a per-output-channel array (size `channels`), or undefined when its shape is not supported. */
+function channelVector(values: Float32Array, shape: readonly number[], channels: number): Float32Array | undefined {
+  if (values.length === channels && (shape.length === 0 || shape[shape.length - 1] === channels)) return values;
+  if (values.length === 1) return new Float32Array(channels).fill(values[0]);
+  return undefined;
+}
+
+function supportedActivation(attrs: NamedAttrMap): boolean | undefined {
+  const activation = (attrs.activation as string | undefined) ?? 'linear';
+  if (activation === 'linear') return false;
+  if (activation === 'relu') return true;
+  return undefined;
+}
+
+const conv2D: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
+  const x = float32Values(backend, inputs.x);
+  const filter = float32Values(backend, inputs.filter);
+  if (!x || !filter) return undefined;
+  const convolution = convolutionInfo(inputs.x!.shape, inputs.filter!.shape, attrs, attrs.dilations as [number, number]);
+  if (!convolution) return undefined;
+  const out = new Float32Array(sizeOf(convolution.info.outShape));
+  addon.conv2d(x, filter, null, out, convolution.shape, 0);
+  return output(backend, convolution.info.outShape, out);
+};
+
+const fusedConv2D: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
+  const x = float32Values(backend, inputs.x);
+  const filter = float32Values(backend, inputs.filter);
+  const relu = supportedActivation(attrs);
+  if (!x || !filter || relu === undefined || inputs.preluActivationWeights) return undefined;
+  const convolution = convolutionInfo(inputs.x!.shape, inputs.filter!.shape, attrs, attrs.dilations as [number, number]);
+  if (!convolution) return undefined;
+  let bias: Float32Array | null = null;
+  if (inputs.bias) {
+    const values = float32Values(backend, inputs.bias);
+    const vector = values && channelVector(values, inputs.bias.shape, convolution.info.outChannels);
+    if (!vector) return undefined;
+    bias = vector;
+  }
+  const out = new Float32Array(sizeOf(convolution.info.outShape));
+  addon.conv2d(x, filter, bias, out, convolution.shape, relu ? 1 : 0);
+  return output(backend, convolution.info.outShape, out);
+};
+
+const conv2DBackpropInput: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
+  const dy = float32Values(backend, inputs.dy);
+  const filter = float32Values(backend, inputs.filter);
+  if (!dy || !filter) return undefined;
+  const convolution = convolutionInfo(attrs.inputShape as number[], inputs.filter!.shape, attrs, 1);
+  if (!convolution) return undefined;
+  const dx = new Float32Array(sizeOf(convolution.info.inShape));
+  addon.conv2dBackpropInput(dy, filter, dx, convolution.shape);
+  return output(backend, convolution.info.inShape, dx);
+};
+
+const conv2DBackpropFilter: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
+  const x = float32Values(backend, inputs.x);
+  const dy = float32Values(backend, inputs.dy);
+  if (!x || !dy) return undefined;
+  const filterShape = attrs.filterShape as number[];
+  const convolution = convolutionInfo(inputs.x!.shape, filterShape, attrs, 1);
+  if (!convolution) return undefined;
+  const dw = new Float32Array(sizeOf(filterShape));
+  addon.conv2dBackpropFilter(x, dy, dw, convolution.shape);
+  return output(backend, [...filterShape], dw);
+};
+
+// ----------------------------------------------------------------------------------------------
+// Matrix multiplication
+
+function matMul(args: KernelArguments, addon: NativeAddon, fused: boolean): TensorInfo | undefined {
+  const { inputs, backend, attrs = {} } = args;
+  const a = float32Values(backend, inputs.a);
+  const b = float32Values(backend, inputs.b);
+  if (!a || !b) return undefined;
+  const aShape = inputs.a!.shape;
+  const bShape = inputs.b!.shape;
+  if (aShape.length < 2 || bShape.length < 2) return undefined;
+  const transposeA = Boolean(attrs.transposeA);
+  const transposeB = Boolean(attrs.transposeB);
+  const m = transposeA ? aShape[aShape.length - 1] : aShape[aShape.length - 2];
+  const k = transposeA ? aShape[aShape.length - 2] : aShape[aShape.length - 1];
+  const kB = transposeB ? bShape[bShape.length - 1] : bShape[bShape.length - 2];
+  const n = transposeB ? bShape[bShape.length - 2] : bShape[bShape.length - 1];
+  if (k !== kB) return undefined; // let the cpu kernel produce its error message
+  const aBatch = sizeOf(aShape.slice(0, -2));
+  const bBatch = sizeOf(bShape.slice(0, -2));
+  let batchShape: number[];
+  try {
+    batchShape = backend_util.assertAndGetBroadcastShape(aShape.slice(0, -2), bShape.slice(0, -2));
+  } catch {
+    return undefined;
+  }
+  const batch = sizeOf(batchShape);
+  if ((aBatch !== batch && aBatch !== 1) || (bBatch !== batch && bBatch !== 1)) return undefined;
+  let relu = 0;
+  let bias: Float32Array | null = null;
+  if (fused) {
+    const activation = supportedActivation(attrs);
+    if (activation === undefined || inputs.preluActivationWeights) return undefined;
+    relu = activation ? 1 : 0;
+    if (inputs.bias) {
+      const values = float32Values(backend, inputs.bias);
+      const vector = values && channelVector(values, inputs.bias.shape, n);
+      if (!vector) return undefined;
+      bias = vector;
+    }
+  }
+  const outShape = [...batchShape, m, n];
+  const out = new Float32Array(sizeOf(outShape));
+  if (out.length === 0) return undefined;
+  addon.batchMatMul(
+    a, b, bias, out, batch, m, n, k,
+    aBatch === 1 ? 0 : m * k, bBatch === 1 ? 0 : k * n,
+    transposeA ? 1 : 0, transposeB ? 1 : 0, relu,
+  );
+  return output(backend, outShape, out);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Element-wise binary operations with broadcasting.
+//
+// The output is walked in rows of `rowLength` elements. In each row an operand is either a contiguous
+// run (`run`, starting at (row % modulus) * stride) or a single repeated value. That covers:
+// same shape, a scalar, a trailing block such as a [C] channel vector against NHWC, and a leading
+// block such as [B, 1] against [B, 10]. Anything else falls back to the cpu kernel.
+
+interface OperandWalk {
+  stride: number;
+  modulus: number;
+  run: boolean;
+  /** Row length this operand requires, or 0 when it works with any. */
+  rowLength: number;
+}
+
+const UNCONSTRAINED_ROW = 4096;
+
+function operandWalk(shape: readonly number[], outShape: readonly number[]): OperandWalk | undefined {
+  const rank = outShape.length;
+  const total = sizeOf(outShape);
+  const size = sizeOf(shape);
+  if (size === total) return { stride: -1, modulus: 0, run: true, rowLength: 0 }; // full; stride set later
+  if (size === 1) return { stride: 0, modulus: 1, run: false, rowLength: 0 };
+  const padded = [...new Array<number>(rank - shape.length).fill(1), ...shape];
+  let first = 0;
+  while (padded[first] === 1) first++;
+  let last = rank - 1;
+  while (padded[last] === 1) last--;
+  let trailing = last === rank - 1;
+  for (let d = first; d < rank && trailing; d++) trailing = padded[d] === outShape[d];
+  if (trailing) return { stride: 0, modulus: 1, run: true, rowLength: size };
+  let leading = true;
+  for (let d = 0; d <= last && leading; d++) leading = padded[d] === outShape[d];
+  if (leading) return { stride: 1, modulus: size, run: false, rowLength: sizeOf(outShape.slice(last + 1)) };
+  return undefined;
+}
+
+function binaryKernel(code: number): NativeImplementation {
+  return ({ inputs, backend }, addon) => {
+    const a = float32Values(backend, inputs.a);
+    const b = float32Values(backend, inputs.b);
+    if (!a || !b) return undefined;
+    const aShape = inputs.a!.shape;
+    const bShape = inputs.b!.shape;
+    const outShape = backend_util.assertAndGetBroadcastShape(aShape, bShape);
+    const total = sizeOf(outShape);
+    if (total === 0) return undefined;
+    const aWalk = operandWalk(aShape, outShape);
+    const bWalk = operandWalk(bShape, outShape);
+    if (!aWalk || !bWalk) return undefined;
+    if (aWalk.rowLength && bWalk.rowLength && aWalk.rowLength !== bWalk.rowLength) return undefined;
+    const rowLength = aWalk.rowLength || bWalk.rowLength || Math.min(total, UNCONSTRAINED_ROW);
+    const rows = Math.ceil(total / rowLength);
+    for (const walk of [aWalk, bWalk]) {
+      if (walk.stride === -1) {
+        walk.stride = rowLength;
+        walk.modulus = rows;
+      }
+    }
+    const out = new Float32Array(total);
+    addon.binary(
+      code, a, b, out, total, rowLength,
+      aWalk.stride, aWalk.modulus, aWalk.run ? 1 : 0,
+      bWalk.stride, bWalk.modulus, bWalk.run ? 1 : 0,
+    );
+    return output(backend, outShape, out);
+  };
+}
+
+function unaryKernel(code: number): NativeImplementation {
+  return ({ inputs, backend, attrs = {} }, addon) => {
+    const x = float32Values(backend, inputs.x);
+    if (!x || x.length === 0) return undefined;
+    const out = new Float32Array(x.length);
+    const alpha = code === UnaryCode.Step ? Number(attrs.alpha ?? 0) : 0;
+    addon.unary(code, x, out, alpha);
+    return output(backend, [...inputs.x!.shape], out);
+  };
+}
+
+// ----------------------------------------------------------------------------------------------
+// Reductions over one contiguous block of axes: view x as [outer, reduced, inner].
+
+function reduceKernel(code: number): NativeImplementation {
+  return ({ inputs, backend, attrs = {} }, addon) => {
+    const x = float32Values(backend, inputs.x);
+    if (!x || x.length === 0) return undefined;
+    const shape = inputs.x!.shape;
+    const axes = [...util.parseAxisParam(attrs.axis as number | number[], shape)].sort((p, q) => p - q);
+    if (axes.length === 0) return undefined;
+    for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1] + 1) return undefined;
+    const first = axes[0];
+    const last = axes[axes.length - 1];
+    const outer = sizeOf(shape.slice(0, first));
+    const reduced = sizeOf(shape.slice(first, last + 1));
+    const inner = sizeOf(shape.slice(last + 1));
+    const keepDims = Boolean(attrs.keepDims);
+    const outShape = keepDims
+      ? shape.map((dimension, axis) => (axis >= first && axis <= last ? 1 : dimension))
+      : shape.filter((_, axis) => axis < first || axis > last);
+    const out = new Float32Array(outer * inner);
+    addon.reduce(code, x, out, outer, reduced, inner);
+    return output(backend, outShape, out);
+  };
+}
+
+const fusedBatchNorm: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
+  const x = float32Values(backend, inputs.x);
+  const mean = float32Values(backend, inputs.mean);
+  const variance = float32Values(backend, inputs.variance);
+  if (!x || !mean || !variance || x.length === 0) return undefined;
+  const shape = inputs.x!.shape;
+  const channels = shape[shape.length - 1] ?? 1;
+  const fits = (tensor: TensorInfo | null | undefined) => {
+    if (tensor == null) return true;
+    const size = sizeOf(tensor.shape);
+    return size === 1 || (size === channels && tensor.shape[tensor.shape.length - 1] === channels);
+  };
+  let offset: Float32Array | null = null;
+  let scale: Float32Array | null = null;
+  if (inputs.offset) {
+    const values = float32Values(backend, inputs.offset);
+    if (!values) return undefined;
+    offset = values;
+  }
+  if (inputs.scale) {
+    const values = float32Values(backend, inputs.scale);
+    if (!values) return undefined;
+    scale = values;
+  }
+  if (![inputs.mean, inputs.variance, inputs.offset, inputs.scale].every(fits)) return undefined;
+  const epsilon = Number(attrs.varianceEpsilon ?? 0.001);
+  const out = new Float32Array(x.length);
+  addon.batchNorm(x, mean, variance, offset, scale, epsilon, channels, out);
+  return output(backend, [...shape], out);
+};
+
+const transpose: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
+  const x = float32Values(backend, inputs.x);
+  const shape = inputs.x?.shape;
+  if (!x || !shape || x.length === 0 || shape.length > 8) return undefined;
+  const perm = attrs.perm as number[];
+  const outShape = perm.map((axis) => shape[axis]);
+  const out = new Float32Array(x.length);
+  addon.transpose(x, out, Int32Array.from(shape), Int32Array.from(perm));
+  return output(backend, outShape, out);
+};
+
+const tile: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
+  const input = inputs.x;
+  if (!input || (input.dtype !== 'float32' && input.dtype !== 'int32')) return undefined;
+  const values = backend.data.get(input.dataId).values;
+  if (!(values instanceof Float32Array) && !(values instanceof Int32Array)) return undefined;
+  const reps = attrs.reps as number[];
+  const shape = input.shape;
+  if (shape.length === 0 || shape.length > 8 || reps.length !== shape.length) return undefined;
+  const outShape = shape.map((dimension, axis) => dimension * reps[axis]);
+  const total = sizeOf(outShape);
+  if (total === 0) return undefined;
+  const out = input.dtype === 'float32' ? new Float32Array(total) : new Int32Array(total);
+  addon.tile(values, out, Int32Array.from(shape), Int32Array.from(reps));
+  return backend.makeTensorInfo(outShape, input.dtype, out);
+};
+
+/** Kernel name → native implementation. Names are tfjs-core's kernel names. */
+export const nativeImplementations: Readonly<Record<string, NativeImplementation>> = {
+  Conv2D: conv2D,
+  FusedConv2D: fusedConv2D,
+  Conv2DBackpropInput: conv2DBackpropInput,
+  Conv2DBackpropFilter: conv2DBackpropFilter,
+  BatchMatMul: (args, addon) => matMul(args, addon, false),
+  _FusedMatMul: (args, addon) => matMul(args, addon, true),
+  FusedBatchNorm: fusedBatchNorm,
+  Add: binaryKernel(BinaryCode.Add),
+  Sub: binaryKernel(BinaryCode.Sub),
+  Multiply: binaryKernel(BinaryCode.Multiply),
+  RealDiv: binaryKernel(BinaryCode.RealDiv),
+  Maximum: binaryKernel(BinaryCode.Maximum),
+  Minimum: binaryKernel(BinaryCode.Minimum),
+  SquaredDifference: binaryKernel(BinaryCode.SquaredDifference),
+  Relu: unaryKernel(UnaryCode.Relu),
+  Square: unaryKernel(UnaryCode.Square),
+  Neg: unaryKernel(UnaryCode.Neg),
+  Abs: unaryKernel(UnaryCode.Abs),
+  Sqrt: unaryKernel(UnaryCode.Sqrt),
+  Rsqrt: unaryKernel(UnaryCode.Rsqrt),
+  Exp: unaryKernel(UnaryCode.Exp),
+  Log: unaryKernel(UnaryCode.Log),
+  Step: unaryKernel(UnaryCode.Step),
+  Sigmoid: unaryKernel(UnaryCode.Sigmoid),
+  Sum: reduceKernel(ReduceCode.Sum),
+  Mean: reduceKernel(ReduceCode.Mean),
+  Max: reduceKernel(ReduceCode.Max),
+  Min: reduceKernel(ReduceCode.Min),
+  Transpose: transpose,
+  Tile: tile,
+};
+
+/** The kernel names the native backend overrides (everything else is the cpu backend's kernel). */
+export const nativeKernelNames: readonly string[] = Object.keys(nativeImplementations);
+
+/**
+ * Wraps a native implementation into a tfjs kernel function that runs the cpu kernel for any case the
+ * native code does not support (other dtypes, NCHW, unsupported broadcasts or activations).
+ */
+export function makeKernelFunction(
+  name: string,
+  cpuKernel: KernelConfig | undefined,
+  addon: NativeAddon,
+  counters?: Map<string, { native: number; fallback: number }>,
+): KernelFunc {
+  const implementation = nativeImplementations[name];
+  return ((args: KernelArguments) => {
+    const result = implementation(args, addon);
+    if (counters) {
+      const entry = counters.get(name) ?? { native: 0, fallback: 0 };
+      if (result) entry.native++;
+      else entry.fallback++;
+      counters.set(name, entry);
+    }
+    if (result) return result;
+    if (!cpuKernel) throw new Error(`@longtail/backend-native: no cpu kernel '${name}' to fall back to`);
+    return cpuKernel.kernelFunc(args as never);
+  }) as unknown as KernelFunc;
+}

@@ -1,0 +1,646 @@
+// @longtail/backend-native: float32 NHWC kernels for TensorFlow.js, exposed through Node-API.
+// One translation unit; the kernels in kernels.inl are compiled three times (AVX-512, AVX2+FMA,
+// portable baseline) under `#pragma GCC target` and one set is chosen at load time with
+// __builtin_cpu_supports. All typed arrays are used in place (no copies across the JS boundary).
+#include <node_api.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace longtail {
+
+// ---------------------------------------------------------------------------------------------
+// Persistent thread pool: workers sleep on a condition variable between jobs; the calling thread
+// takes part in every job. Tasks are handed out through an atomic counter (dynamic balancing).
+
+class ThreadPool {
+ public:
+  using TaskFunction = void (*)(void* context, long task, int thread);
+
+  explicit ThreadPool(int threads) { resize(threads); }
+  ~ThreadPool() { stop_workers(); }
+
+  int size() const { return (int)workers_.size() + 1; }
+
+  void resize(int threads) {
+    threads = std::max(1, std::min(threads, 256));
+    if (threads == size() && started_) return;
+    stop_workers();
+    stopping_ = false;
+    for (int i = 1; i < threads; i++) workers_.emplace_back([this, i] { worker_loop(i); });
+    started_ = true;
+  }
+
+  void run(long tasks, TaskFunction function, void* context) {
+    if (tasks <= 0) return;
+    if (workers_.empty() || tasks == 1 || running_) {
+      // Nested or trivially small jobs run inline.
+      for (long t = 0; t < tasks; t++) function(context, t, 0);
+      return;
+    }
+    running_ = true;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      function_ = function;
+      context_ = context;
+      task_count_ = tasks;
+      next_task_.store(0);
+      busy_workers_ = (int)workers_.size();
+      generation_++;
+    }
+    wake_.notify_all();
+    work(0);
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return busy_workers_ == 0; });
+    running_ = false;
+  }
+
+ private:
+  void work(int thread) {
+    for (;;) {
+      long task = next_task_.fetch_add(1);
+      if (task >= task_count_) break;
+      function_(context_, task, thread);
+    }
+  }
+
+  void worker_loop(int thread) {
+    unsigned long seen = 0;
+    for (;;) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+      if (stopping_) return;
+      seen = generation_;
+      lock.unlock();
+      work(thread);
+      lock.lock();
+      if (--busy_workers_ == 0) done_.notify_one();
+    }
+  }
+
+  void stop_workers() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& worker : workers_) worker.join();
+    workers_.clear();
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  unsigned long generation_ = 0;
+  TaskFunction function_ = nullptr;
+  void* context_ = nullptr;
+  long task_count_ = 0;
+  std::atomic<long> next_task_{0};
+  int busy_workers_ = 0;
+  bool stopping_ = false;
+  bool started_ = false;
+  bool running_ = false;
+};
+
+static ThreadPool* pool() {
+  static ThreadPool* instance = new ThreadPool((int)std::max(1u, std::thread::hardware_concurrency()));
+  return instance;
+}
+static int pool_threads() { return pool()->size(); }
+
+template <typename Function>
+static void parallel_for(long tasks, Function&& function) {
+  using F = typename std::remove_reference<Function>::type;
+  pool()->run(
+      tasks, [](void* context, long task, int thread) { (*static_cast<F*>(context))(task, thread); },
+      (void*)&function);
+}
+
+struct ConvShape {
+  int n, h, w, cin;     // input
+  int kh, kw, cout;     // filter
+  int oh, ow;           // output
+  int sh, sw, dh, dw;   // strides, dilations
+  int pt, pl;           // top/left padding
+};
+
+enum BinaryOp { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN, BIN_SQUARED_DIFFERENCE };
+enum UnaryOp { UN_RELU, UN_SQUARE, UN_NEG, UN_ABS, UN_SQRT, UN_RSQRT, UN_EXP, UN_LOG, UN_STEP, UN_SIGMOID };
+enum ReduceOp { RED_SUM, RED_MEAN, RED_MAX, RED_MIN };
+
+struct BinaryArgs {
+  const float* a;
+  const float* b;
+  float* out;
+  long total, row_length;
+  long a_row_stride, a_row_mod, b_row_stride, b_row_mod;
+  bool a_run, b_run;
+};
+
+}  // namespace longtail
+
+// ---------------------------------------------------------------------------------------------
+// The kernels, once per SIMD level.
+namespace longtail {
+#if defined(__x86_64__) || defined(__i386__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,bmi2")
+#define LT_NS avx512
+#define LT_VW 16
+#define LT_ACC 24
+#include "kernels.inl"
+#undef LT_NS
+#undef LT_VW
+#undef LT_ACC
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define LT_NS avx2
+#define LT_VW 8
+#define LT_ACC 12
+#include "kernels.inl"
+#undef LT_NS
+#undef LT_VW
+#undef LT_ACC
+#pragma GCC pop_options
+#define LT_HAVE_X86 1
+#endif
+
+// Portable baseline ("scalar" level): plain C++ with 4-wide generic vectors, which the compiler
+// lowers to the architecture's baseline (SSE2 on x86-64).
+#define LT_NS scalar
+#define LT_VW 4
+#define LT_ACC 12
+#include "kernels.inl"
+#undef LT_NS
+#undef LT_VW
+#undef LT_ACC
+}  // namespace longtail
+
+namespace longtail {
+
+struct KernelTable {
+  const char* name;
+  void (*conv2d)(const ConvShape&, const float*, const float*, const float*, bool, float*);
+  void (*conv2d_backprop_input)(const ConvShape&, const float*, const float*, float*);
+  void (*conv2d_backprop_filter)(const ConvShape&, const float*, const float*, float*);
+  void (*batch_matmul)(long, long, long, long, const float*, long, bool, const float*, long, bool, const float*, bool,
+                       float*);
+  void (*binary)(int, const BinaryArgs&);
+  void (*unary)(int, const float*, float*, long, float);
+  void (*reduce)(int, const float*, long, long, long, float*);
+  void (*batch_norm)(const float*, long, long, const float*, long, const float*, long, const float*, long,
+                     const float*, long, float, float*);
+};
+
+#define LT_TABLE(ns)                                                                                              \
+  KernelTable {                                                                                                   \
+    #ns, ns::conv2d, ns::conv2d_backprop_input, ns::conv2d_backprop_filter, ns::batch_matmul, ns::binary,          \
+        ns::unary, ns::reduce, ns::batch_norm                                                                     \
+  }
+
+static const KernelTable scalar_table = LT_TABLE(scalar);
+#ifdef LT_HAVE_X86
+static const KernelTable avx2_table = LT_TABLE(avx2);
+static const KernelTable avx512_table = LT_TABLE(avx512);
+#endif
+
+static int detected_level() {  // 2 = avx512, 1 = avx2, 0 = scalar
+#ifdef LT_HAVE_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2") &&
+      __builtin_cpu_supports("fma"))
+    return 2;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+#endif
+  return 0;
+}
+
+static int active_level = -1;
+static const KernelTable* table() {
+  if (active_level < 0) active_level = detected_level();
+#ifdef LT_HAVE_X86
+  if (active_level == 2) return &avx512_table;
+  if (active_level == 1) return &avx2_table;
+#endif
+  return &scalar_table;
+}
+
+// Layout-only kernels (no arithmetic, memory bound): one version.
+
+// out = transpose(x, perm) for rank <= 8.
+static void transpose(const float* x, const long* shape, const int* perm, int rank, float* out) {
+  long in_strides[8], out_shape[8], src_strides[8];
+  in_strides[rank - 1] = 1;
+  for (int d = rank - 2; d >= 0; d--) in_strides[d] = in_strides[d + 1] * shape[d + 1];
+  long total = 1;
+  for (int d = 0; d < rank; d++) {
+    out_shape[d] = shape[perm[d]];
+    src_strides[d] = in_strides[perm[d]];
+    total *= out_shape[d];
+  }
+  if (total == 0) return;
+  const long inner = out_shape[rank - 1], inner_stride = src_strides[rank - 1];
+  const long rows = total / inner;
+  const long rows_per_task = std::max<long>(1, 16384 / inner);
+  auto body = [&](long task, int) {
+    long r0 = task * rows_per_task, r1 = std::min(rows, r0 + rows_per_task);
+    long index[8] = {0};
+    long rest = r0;
+    for (int d = rank - 2; d >= 0; d--) index[d] = rest % out_shape[d], rest /= out_shape[d];
+    for (long r = r0; r < r1; r++) {
+      long offset = 0;
+      for (int d = 0; d < rank - 1; d++) offset += index[d] * src_strides[d];
+      float* dst = out + r * inner;
+      const float* src = x + offset;
+      if (inner_stride == 1) std::memcpy(dst, src, sizeof(float) * inner);
+      else
+        for (long i = 0; i < inner; i++) dst[i] = src[i * inner_stride];
+      for (int d = rank - 2; d >= 0; d--) {
+        if (++index[d] < out_shape[d]) break;
+        index[d] = 0;
+      }
+    }
+  };
+  long tasks = (rows + rows_per_task - 1) / rows_per_task;
+  if (total < 65536) for (long t = 0; t < tasks; t++) body(t, 0);
+  else parallel_for(tasks, body);
+}
+
+// out = tile(x, reps) for rank <= 8, element size in bytes (4 for float32/int32).
+static void tile(const uint8_t* x, const long* shape, const long* reps, int rank, int element_size, uint8_t* out) {
+  long out_shape[8], in_strides[8];
+  in_strides[rank - 1] = 1;
+  for (int d = rank - 2; d >= 0; d--) in_strides[d] = in_strides[d + 1] * shape[d + 1];
+  long total = 1;
+  for (int d = 0; d < rank; d++) out_shape[d] = shape[d] * reps[d], total *= out_shape[d];
+  if (total == 0) return;
+  const long inner = out_shape[rank - 1], in_inner = shape[rank - 1];
+  const long rows = total / inner;
+  const long rows_per_task = std::max<long>(1, 16384 / inner);
+  auto body = [&](long task, int) {
+    long r0 = task * rows_per_task, r1 = std::min(rows, r0 + rows_per_task);
+    for (long r = r0; r < r1; r++) {
+      long rest = r, offset = 0;
+      for (int d = rank - 2; d >= 0; d--) {
+        long i = rest % out_shape[d];
+        rest /= out_shape[d];
+        offset += (i % shape[d]) * in_strides[d];
+      }
+      uint8_t* dst = out + r * inner * element_size;
+      const uint8_t* src = x + offset * element_size;
+      if (in_inner == 1) {
+        if (element_size == 4) {
+          uint32_t v;
+          std::memcpy(&v, src, 4);
+          uint32_t* d32 = reinterpret_cast<uint32_t*>(dst);
+          for (long i = 0; i < inner; i++) d32[i] = v;
+        } else {
+          for (long i = 0; i < inner; i++) std::memcpy(dst + i * element_size, src, element_size);
+        }
+      } else {
+        for (long k = 0; k < reps[rank - 1]; k++) std::memcpy(dst + k * in_inner * element_size, src, in_inner * element_size);
+      }
+    }
+  };
+  long tasks = (rows + rows_per_task - 1) / rows_per_task;
+  if (total < 65536) for (long t = 0; t < tasks; t++) body(t, 0);
+  else parallel_for(tasks, body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node-API glue.
+
+#define NAPI_CALL(env, call)                                        \
+  do {                                                              \
+    if ((call) != napi_ok) {                                        \
+      napi_throw_error((env), nullptr, "longtail native: " #call);  \
+      return nullptr;                                               \
+    }                                                               \
+  } while (0)
+
+struct Arguments {
+  napi_env env;
+  size_t count = 16;
+  napi_value values[16];
+  bool failed = false;
+
+  Arguments(napi_env environment, napi_callback_info info, size_t expected) : env(environment) {
+    if (napi_get_cb_info(env, info, &count, values, nullptr, nullptr) != napi_ok || count < expected) {
+      napi_throw_type_error(env, nullptr, "longtail native: wrong number of arguments");
+      failed = true;
+    }
+  }
+
+  // Float32Array / Int32Array / Uint8Array data pointer (already offset) and element count.
+  void* array(size_t index, size_t* length = nullptr, napi_typedarray_type* type_out = nullptr) {
+    if (failed) return nullptr;
+    bool is_typed = false;
+    napi_is_typedarray(env, values[index], &is_typed);
+    if (!is_typed) {
+      napi_valuetype type;
+      napi_typeof(env, values[index], &type);
+      if (type == napi_null || type == napi_undefined) return nullptr;
+      napi_throw_type_error(env, nullptr, ("longtail native: argument " + std::to_string(index) + " must be a typed array").c_str());
+      failed = true;
+      return nullptr;
+    }
+    napi_typedarray_type type;
+    size_t elements;
+    void* data;
+    napi_value buffer;
+    size_t offset;
+    napi_get_typedarray_info(env, values[index], &type, &elements, &data, &buffer, &offset);
+    if (length) *length = elements;
+    if (type_out) *type_out = type;
+    return data;
+  }
+  float* floats(size_t index, size_t* length = nullptr) { return static_cast<float*>(array(index, length)); }
+  double number(size_t index) {
+    double v = 0;
+    if (!failed && napi_get_value_double(env, values[index], &v) != napi_ok) {
+      napi_throw_type_error(env, nullptr, ("longtail native: argument " + std::to_string(index) + " must be a number").c_str());
+      failed = true;
+    }
+    return v;
+  }
+  long integer(size_t index) { return (long)number(index); }
+};
+
+static napi_value undefined_value(napi_env env) {
+  napi_value v;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+// conv2d(x, filter, bias|null, out, shape Int32Array[15], relu)
+static bool read_conv_shape(Arguments& args, size_t index, ConvShape* shape) {
+  size_t length = 0;
+  napi_typedarray_type type;
+  int32_t* p = static_cast<int32_t*>(args.array(index, &length, &type));
+  if (!p || type != napi_int32_array || length < 15) {
+    if (!args.failed) napi_throw_type_error(args.env, nullptr, "longtail native: conv shape must be an Int32Array(15)");
+    args.failed = true;
+    return false;
+  }
+  *shape = ConvShape{p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14]};
+  return true;
+}
+
+static napi_value Conv2D(napi_env env, napi_callback_info info) {
+  Arguments args(env, info, 6);
+  ConvShape s;
+  float *x = args.floats(0), *filter = args.floats(1), *bias = args.floats(2), *out = args.floats(3);
+  if (!read_conv_shape(args, 4, &s)) return nullptr;
+  bool relu = args.number(5) != 0;
+  if (args.failed) return nullptr;
+  table()->conv2d(s, x, filter, bias, relu, out);
+  return undefined_value(env);
+}
+
+static napi_value Conv2DBackpropInput(napi_env env, napi_callback_info info) {
+  Arguments args(env, info, 4);
+  ConvShape s;
+  float *dy = args.floats(0), *filter = args.floats(1), *dx = args.floats(2);
+  if (!read_conv_shape(args, 3, &s) || args.failed) return nullptr;
+  table()->conv2d_backprop_input(s, dy, filter, dx);
+  return undefined_value(env);
+}
+
+static napi_value Conv2DBackpropFilter(napi_env env, napi_callback_info info) {
+  Arguments args(env, info, 4);
+  ConvShape s;
+  float *x = args.floats(0), *dy = args.floats(1), *dw = args.floats(2);
+  if (!read_conv_shape(args, 3, &s) || args.failed) return nullptr;
+  table()->conv2d_backprop_filter(s, x, dy, dw);
+  return undefined_value(env);
+}
+
+// batchMatMul(a, b, bias|null, out, batch, M, N, K, aBatchStride, bBatchStride, transposeA, transposeB, relu)
+static napi_value BatchMatMul(napi_env env, napi_callback_info info) {
+  Arguments args(env, info, 13);
+  float *a = args.floats(0), *b = args.floats(1), *bias = args.floats(2), *out = args.floats(3);
+  long batch = args.integer(4), M = args.integer(5), N = args.integer(6), K = args.integer(7);
+  long a_stride = args.integer(8), b_stride = args.integer(9);
+  bool ta = args.number(10) != 0, tb = args.number(11) != 0, relu = args.number(12) != 0;
+  if (args.failed) return nullptr;
+  table()->batch_matmul(batch, M, N, K, a, a_stride, ta, b, b_stride, tb, bias, relu, out);
+  return undefined_value(env);
+}
+
+// binary(op, a, b, out, total, rowLength, aRowStride, aRowMod, aRun, bRowStride, bRowMod, bRun)
+static napi_value Binary(napi_env env, napi_callback_info info) {
+  Arguments args(env, info, 12);
+  int op = (int)args.integer(0);
+  BinaryArgs p;
+  p.a = args.floats(1);
+  p.b = args.floats(2);
+  p.out = args.floats(3);
+  p.total = args.integer(4);
+  p.row_length = std::max<long>(1, args.integer(5));
+  p.a_row_stride = args.integer(6);
+  p.a_row_mod = std::max<long>(1, args.integer(7));
+  p.a_run = args.number(8) != 0;
+  p.b_row_stride = args.integer(9);
+  p.b_row_mod = std::max<long>(1, args.integer(10));
+  p.b_run = args.number(11) != 0;
+  if (args.failed) return nullptr;
+  table()->binary(op, p);
+  return undefined_value(env);
+}
+
+// unary(op, x, out, alpha)
+static napi_value Unary(napi_env env, napi_callback_info info) {
+  Arguments args(env, info, 4);
+  int op = (int)args.integer(0);
+  size_t n = 0;
+  float* x = args.floats(1, &n);
+  float* out = args.floats(2);
+  float alpha = (float)args.number(3);
+  if (args.failed) return nullptr;
+  table()->unary(op, x, out, (long)n, alpha);
+  return undefined_value(env);
+}
+
+// reduce(op, x, out, outer, reduceSize, inner)
+static napi_value Reduce(napi_env env, napi_callback_info info) {
+  Arguments args(env, info, 6);
+  int op = (int)args.integer(0);
+  float *x = args.floats(1), *out = args.floats(2);
+  long outer = args.integer(3), reduce_size = args.integer(4), inner = args.integer(5);
+  if (args.failed) return nullptr;
+  table()->reduce(op, x, outer, reduce_size, inner, out);
+  return undefined_value(env);
+}
+
+// batchNorm(x, mean, variance, offset|null, scale|null, epsilon, channels, out)
+static napi_value BatchNorm(napi_env env, napi_callback_info info) {
+  Arguments args(env, info, 8);
+  size_t total = 0, mean_size = 0, variance_size = 0, offset_size = 0, scale_size = 0;
+  float* x = args.floats(0, &total);
+  float* mean = args.floats(1, &mean_size);
+  float* variance = args.floats(2, &variance_size);
+  float* offset = args.floats(3, &offset_size);
+  float* scale = args.floats(4, &scale_size);
+  float epsilon = (float)args.number(5);
+  long channels = args.integer(6);
+  float* out = args.floats(7);
+  if (args.failed) return nullptr;
+  table()->batch_norm(x, (long)total, channels, mean, (long)mean_size, variance, (long)variance_size, offset,
+                      (long)offset_size, scale, (long)scale_size, epsilon, out);
+  return undefined_value(env);
+}
+
+static bool read_longs(Arguments& args, size_t index, long* out, int count) {
+  size_t length = 0;
+  napi_typedarray_type type;
+  int32_t* p = static_cast<int32_t*>(args.array(index, &length, &type));
+  if (!p || type != napi_int32_array || (int)length < count) {
+    if (!args.failed) napi_throw_type_error(args.env, nullptr, "longtail native: expected an Int32Array");
+    args.failed = true;
+    return false;
+  }
+  for (int i = 0; i < count; i++) out[i] = p[i];
+  return true;
+}
+
+// transpose(x, out, shape Int32Array, perm Int32Array)
+static napi_value Transpose(napi_env env, napi_callback_info info) {
+  Arguments args(env, info, 4);
+  float *x = args.floats(0), *out = args.floats(1);
+  size_t rank = 0;
+  napi_typedarray_type type;
+  args.array(2, &rank, &type);
+  if (args.failed || rank < 1 || rank > 8) {
+    if (!args.failed) napi_throw_range_error(env, nullptr, "longtail native: transpose rank must be 1..8");
+    return nullptr;
+  }
+  long shape[8], perm_long[8];
+  int perm[8];
+  if (!read_longs(args, 2, shape, (int)rank) || !read_longs(args, 3, perm_long, (int)rank)) return nullptr;
+  for (size_t d = 0; d < rank; d++) perm[d] = (int)perm_long[d];
+  transpose(x, shape, perm, (int)rank, out);
+  return undefined_value(env);
+}
+
+// tile(x, out, shape Int32Array, reps Int32Array) for 4-byte elements
+static napi_value Tile(napi_env env, napi_callback_info info) {
+  Arguments args(env, info, 4);
+  auto* x = static_cast<uint8_t*>(args.array(0));
+  auto* out = static_cast<uint8_t*>(args.array(1));
+  size_t rank = 0;
+  napi_typedarray_type type;
+  args.array(2, &rank, &type);
+  if (args.failed || rank < 1 || rank > 8) {
+    if (!args.failed) napi_throw_range_error(env, nullptr, "longtail native: tile rank must be 1..8");
+    return nullptr;
+  }
+  long shape[8], reps[8];
+  if (!read_longs(args, 2, shape, (int)rank) || !read_longs(args, 3, reps, (int)rank)) return nullptr;
+  tile(x, shape, reps, (int)rank, 4, out);
+  return undefined_value(env);
+}
+
+static const char* level_name(int level) { return level == 2 ? "avx512" : level == 1 ? "avx2" : "scalar"; }
+
+static napi_value make_string(napi_env env, const char* text) {
+  napi_value v;
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
+static napi_value GetSimdLevel(napi_env env, napi_callback_info) {
+  table();
+  return make_string(env, level_name(active_level));
+}
+static napi_value GetDetectedSimdLevel(napi_env env, napi_callback_info) {
+  return make_string(env, level_name(detected_level()));
+}
+
+// setSimdLevel('avx512' | 'avx2' | 'scalar'): may only lower the level below what the CPU supports.
+static napi_value SetSimdLevel(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  char text[16] = {0};
+  size_t length = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], text, sizeof text, &length) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "level must be a string");
+    return nullptr;
+  }
+  std::string level(text);
+  int wanted = level == "avx512" ? 2 : level == "avx2" ? 1 : level == "scalar" ? 0 : -1;
+  if (wanted < 0) {
+    napi_throw_range_error(env, nullptr, "level must be 'avx512', 'avx2' or 'scalar'");
+    return nullptr;
+  }
+  if (wanted > detected_level()) {
+    napi_throw_range_error(env, nullptr, ("this CPU does not support SIMD level '" + level + "'").c_str());
+    return nullptr;
+  }
+  active_level = wanted;
+  return make_string(env, level_name(active_level));
+}
+
+static napi_value GetNumThreads(napi_env env, napi_callback_info) {
+  napi_value v;
+  napi_create_int32(env, pool_threads(), &v);
+  return v;
+}
+
+static napi_value SetNumThreads(napi_env env, napi_callback_info info) {
+  Arguments args(env, info, 1);
+  long threads = args.integer(0);
+  if (args.failed) return nullptr;
+  if (threads < 1 || threads > 256) {
+    napi_throw_range_error(env, nullptr, "threads must be an integer in 1..256");
+    return nullptr;
+  }
+  pool()->resize((int)threads);
+  return GetNumThreads(env, info);
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  struct Entry {
+    const char* name;
+    napi_callback callback;
+  } entries[] = {
+      {"conv2d", Conv2D},
+      {"conv2dBackpropInput", Conv2DBackpropInput},
+      {"conv2dBackpropFilter", Conv2DBackpropFilter},
+      {"batchMatMul", BatchMatMul},
+      {"binary", Binary},
+      {"unary", Unary},
+      {"reduce", Reduce},
+      {"batchNorm", BatchNorm},
+      {"transpose", Transpose},
+      {"tile", Tile},
+      {"getSimdLevel", GetSimdLevel},
+      {"getDetectedSimdLevel", GetDetectedSimdLevel},
+      {"setSimdLevel", SetSimdLevel},
+      {"getNumThreads", GetNumThreads},
+      {"setNumThreads", SetNumThreads},
+  };
+  for (const Entry& entry : entries) {
+    napi_value function;
+    NAPI_CALL(env, napi_create_function(env, entry.name, NAPI_AUTO_LENGTH, entry.callback, nullptr, &function));
+    NAPI_CALL(env, napi_set_named_property(env, exports, entry.name, function));
+  }
+  return exports;
+}
+
+}  // namespace longtail
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, longtail::Init)

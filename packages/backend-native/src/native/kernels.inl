@@ -1,0 +1,564 @@
+// Kernels for one SIMD level. addon.cc includes this file once per level inside a
+// `#pragma GCC target(...)` region with LT_NS (namespace), LT_VW (floats per vector) and LT_ACC
+// (accumulator registers the GEMM microkernel may use) defined, so every function here (lambdas
+// included) is compiled for that instruction set and selected at run time.
+//
+// Layouts: row-major, NHWC activations, [KH, KW, Cin, Cout] filters, float32 throughout.
+
+namespace LT_NS {
+
+constexpr int VW = LT_VW;
+typedef float vf __attribute__((vector_size(LT_VW * 4)));
+// Same vector type with 4-byte alignment: dereferencing it is an unaligned load/store.
+typedef float vfu __attribute__((vector_size(LT_VW * 4), aligned(4)));
+
+static inline vf load(const float* p) { return *reinterpret_cast<const vfu*>(p); }
+static inline void store(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
+static inline vf splat(float s) { return vf{} + s; }
+static inline vf vmax(vf a, vf b) { return a > b ? a : b; }
+
+// ---------------------------------------------------------------------------------------------
+// GEMM: C[M x N] (=|+=) A[M x K] * B[K x N] (+ bias[N]) (relu). A and B row-major with leading
+// dimensions lda/ldb; no packing: A elements are broadcast straight from their rows and B rows are
+// loaded as NV vectors, which is cheap when N (the channel count) is small, as in ResNet-32.
+
+struct Epilogue {
+  bool accumulate;    // C += result instead of C = result
+  const float* bias;  // length >= N, or nullptr
+  bool relu;
+};
+
+// One MR x (NV*VW) tile over the whole K. A rows/B columns must be fully readable (callers pad).
+template <int MR, int NV>
+static inline void micro_kernel(long K, const float* __restrict A, long lda, const float* __restrict B, long ldb,
+                                float* __restrict C, long ldc, int rows, int cols, const Epilogue& epilogue) {
+  vf acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; j++) acc[i][j] = vf{};
+  for (long k = 0; k < K; k++) {
+    vf b[NV];
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; j++) b[j] = load(B + k * ldb + j * VW);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; i++) {
+      vf a = splat(A[i * lda + k]);
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; j++) acc[i][j] += a * b[j];
+    }
+  }
+  if (rows == MR && cols == NV * VW) {
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; j++) {
+        float* p = C + i * ldc + j * VW;
+        vf v = acc[i][j];
+        if (epilogue.accumulate) v += load(p);
+        if (epilogue.bias) v += load(epilogue.bias + j * VW);
+        if (epilogue.relu) v = vmax(v, vf{});
+        store(p, v);
+      }
+    return;
+  }
+  alignas(64) float tile[MR][NV * VW];
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NV; j++) store(&tile[i][j * VW], acc[i][j]);
+  for (int i = 0; i < rows; i++)
+    for (int j = 0; j < cols; j++) {
+      float v = tile[i][j];
+      float* p = C + i * ldc + j;
+      if (epilogue.accumulate) v += *p;
+      if (epilogue.bias) v += epilogue.bias[j];
+      if (epilogue.relu) v = v > 0.f ? v : 0.f;
+      *p = v;
+    }
+}
+
+template <int MR, int NV>
+static void gemm_tiles(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
+                       const Epilogue& epilogue) {
+  constexpr int NR = NV * VW;
+  static thread_local std::vector<float> b_tail, a_tail, bias_tail;
+  for (long j0 = 0; j0 < N; j0 += NR) {
+    int cols = (int)std::min<long>(NR, N - j0);
+    const float* panel = B + j0;
+    long panel_ld = ldb;
+    Epilogue panel_epilogue = epilogue;
+    if (epilogue.bias) panel_epilogue.bias = epilogue.bias + j0;
+    if (cols < NR) {
+      // Copy the ragged last column panel into a zero-padded buffer so full vectors can be loaded.
+      b_tail.assign((size_t)K * NR, 0.f);
+      for (long k = 0; k < K; k++) std::memcpy(&b_tail[k * NR], B + k * ldb + j0, sizeof(float) * cols);
+      panel = b_tail.data();
+      panel_ld = NR;
+      if (epilogue.bias) {
+        bias_tail.assign(NR, 0.f);
+        std::memcpy(bias_tail.data(), epilogue.bias + j0, sizeof(float) * cols);
+        panel_epilogue.bias = bias_tail.data();
+      }
+    }
+    long i0 = 0;
+    for (; i0 + MR <= M; i0 += MR)
+      micro_kernel<MR, NV>(K, A + i0 * lda, lda, panel, panel_ld, C + i0 * ldc + j0, ldc, MR, cols, panel_epilogue);
+    if (i0 < M) {
+      int rows = (int)(M - i0);
+      a_tail.assign((size_t)MR * K, 0.f);
+      for (int i = 0; i < rows; i++) std::memcpy(&a_tail[i * K], A + (i0 + i) * lda, sizeof(float) * K);
+      micro_kernel<MR, NV>(K, a_tail.data(), K, panel, panel_ld, C + i0 * ldc + j0, ldc, rows, cols, panel_epilogue);
+    }
+  }
+}
+
+// Register-tile shapes (rows x vectors) that use LT_ACC accumulators; picked per call to minimize
+// the padded work, so channel counts such as 16, 48, 144 or 576 waste little.
+static int pick_tile(long M, long N) {
+  static const int shapes[4][2] = {{LT_ACC, 1}, {LT_ACC / 2, 2}, {LT_ACC / 3, 3}, {LT_ACC / 4, 4}};
+  int best = 0;
+  double best_cost = 1e300;
+  for (int s = 0; s < 4; s++) {
+    long mr = shapes[s][0], nr = (long)shapes[s][1] * VW;
+    double padded = (double)((M + mr - 1) / mr * mr) * (double)((N + nr - 1) / nr * nr);
+    // Loads per FMA favour wide tiles when the padding is equal.
+    double loads = (double)(mr + shapes[s][1]) / (double)(mr * shapes[s][1]);
+    double cost = padded * (1.0 + 0.25 * loads);
+    if (cost < best_cost) best_cost = cost, best = s;
+  }
+  return best;
+}
+
+static void gemm(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
+                 const Epilogue& epilogue) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    for (long i = 0; i < M; i++)
+      for (long j = 0; j < N; j++) {
+        float v = epilogue.accumulate ? C[i * ldc + j] : 0.f;
+        if (epilogue.bias) v += epilogue.bias[j];
+        if (epilogue.relu) v = v > 0.f ? v : 0.f;
+        C[i * ldc + j] = v;
+      }
+    return;
+  }
+  switch (pick_tile(M, N)) {
+    case 0: gemm_tiles<LT_ACC, 1>(M, N, K, A, lda, B, ldb, C, ldc, epilogue); break;
+    case 1: gemm_tiles<LT_ACC / 2, 2>(M, N, K, A, lda, B, ldb, C, ldc, epilogue); break;
+    case 2: gemm_tiles<LT_ACC / 3, 3>(M, N, K, A, lda, B, ldb, C, ldc, epilogue); break;
+    default: gemm_tiles<LT_ACC / 4, 4>(M, N, K, A, lda, B, ldb, C, ldc, epilogue); break;
+  }
+}
+
+// Rows per work item so that an im2col block stays in L2 and the tile height divides it.
+static long block_rows(long K) {
+  long rows = 98304 / std::max<long>(K, 1);
+  rows = std::max<long>(48, std::min<long>(rows, 480));
+  return rows / 48 * 48;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolutions (NHWC). im2col row m = (n, oh, ow); column k = (kh, kw, ci).
+
+static void im2col_rows(const ConvShape& s, const float* x, long m0, long rows, float* col) {
+  const long K = (long)s.kh * s.kw * s.cin;
+  for (long r = 0; r < rows; r++) {
+    long m = m0 + r;
+    long ow = m % s.ow, t = m / s.ow, oh = t % s.oh, n = t / s.oh;
+    float* dst = col + r * K;
+    const float* image = x + n * (long)s.h * s.w * s.cin;
+    for (int kh = 0; kh < s.kh; kh++) {
+      long ih = oh * s.sh - s.pt + kh * s.dh;
+      for (int kw = 0; kw < s.kw; kw++) {
+        long iw = ow * s.sw - s.pl + kw * s.dw;
+        if (ih < 0 || ih >= s.h || iw < 0 || iw >= s.w)
+          std::memset(dst, 0, sizeof(float) * s.cin);
+        else
+          std::memcpy(dst, image + (ih * s.w + iw) * s.cin, sizeof(float) * s.cin);
+        dst += s.cin;
+      }
+    }
+  }
+}
+
+static void col2im_add_rows(const ConvShape& s, const float* col, long m0, long rows, float* dx) {
+  const long K = (long)s.kh * s.kw * s.cin;
+  for (long r = 0; r < rows; r++) {
+    long m = m0 + r;
+    long ow = m % s.ow, t = m / s.ow, oh = t % s.oh, n = t / s.oh;
+    const float* src = col + r * K;
+    float* image = dx + n * (long)s.h * s.w * s.cin;
+    for (int kh = 0; kh < s.kh; kh++) {
+      long ih = oh * s.sh - s.pt + kh * s.dh;
+      for (int kw = 0; kw < s.kw; kw++) {
+        long iw = ow * s.sw - s.pl + kw * s.dw;
+        if (ih >= 0 && ih < s.h && iw >= 0 && iw < s.w) {
+          float* d = image + (ih * s.w + iw) * s.cin;
+          for (int c = 0; c < s.cin; c++) d[c] += src[c];
+        }
+        src += s.cin;
+      }
+    }
+  }
+}
+
+static bool is_pointwise(const ConvShape& s) {
+  return s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pt == 0 && s.pl == 0 && s.oh == s.h && s.ow == s.w;
+}
+
+static void conv2d(const ConvShape& s, const float* x, const float* filter, const float* bias, bool relu, float* y) {
+  const long M = (long)s.n * s.oh * s.ow, K = (long)s.kh * s.kw * s.cin, N = s.cout;
+  const Epilogue epilogue{false, bias, relu};
+  const long rows_per_task = block_rows(K);
+  const long tasks = (M + rows_per_task - 1) / rows_per_task;
+  const bool pointwise = is_pointwise(s);
+  parallel_for(tasks, [&](long task, int) {
+    long m0 = task * rows_per_task, rows = std::min(rows_per_task, M - m0);
+    if (pointwise) {
+      gemm(rows, N, K, x + m0 * K, K, filter, N, y + m0 * N, N, epilogue);
+      return;
+    }
+    static thread_local std::vector<float> col;
+    col.resize((size_t)rows_per_task * K);
+    im2col_rows(s, x, m0, rows, col.data());
+    gemm(rows, N, K, col.data(), K, filter, N, y + m0 * N, N, epilogue);
+  });
+}
+
+// dx = col2im(dy [M x Cout] * filter^T [Cout x K]); work items are whole images so the
+// scatter-adds of different threads never overlap.
+static void conv2d_backprop_input(const ConvShape& s, const float* dy, const float* filter, float* dx) {
+  const long K = (long)s.kh * s.kw * s.cin, N = s.cout;
+  const long pixels = (long)s.oh * s.ow;
+  std::vector<float> filter_t((size_t)N * K);
+  for (long k = 0; k < K; k++)
+    for (long c = 0; c < N; c++) filter_t[c * K + k] = filter[k * N + c];
+  const Epilogue overwrite{false, nullptr, false};
+  if (is_pointwise(s)) {
+    const long M = (long)s.n * pixels, rows_per_task = block_rows(N);
+    parallel_for((M + rows_per_task - 1) / rows_per_task, [&](long task, int) {
+      long m0 = task * rows_per_task, rows = std::min(rows_per_task, M - m0);
+      gemm(rows, K, N, dy + m0 * N, N, filter_t.data(), K, dx + m0 * K, K, overwrite);
+    });
+    return;
+  }
+  const long image_size = (long)s.h * s.w * s.cin;
+  const long rows_per_block = block_rows(K);
+  parallel_for(s.n, [&](long n, int) {
+    std::memset(dx + n * image_size, 0, sizeof(float) * image_size);
+    static thread_local std::vector<float> col;
+    col.resize((size_t)rows_per_block * K);
+    for (long p0 = 0; p0 < pixels; p0 += rows_per_block) {
+      long rows = std::min(rows_per_block, pixels - p0);
+      long m0 = n * pixels + p0;
+      gemm(rows, K, N, dy + m0 * N, N, filter_t.data(), K, col.data(), K, overwrite);
+      col2im_add_rows(s, col.data(), m0, rows, dx);
+    }
+  });
+}
+
+// dW^T [Cout x K] = dy^T [Cout x M] * col [M x K], reduced over row blocks with one partial
+// sum per thread, then transposed into dW [K x Cout].
+static void conv2d_backprop_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
+  const long M = (long)s.n * s.oh * s.ow, K = (long)s.kh * s.kw * s.cin, N = s.cout;
+  const long rows_per_task = block_rows(K);
+  const long tasks = (M + rows_per_task - 1) / rows_per_task;
+  const int threads = pool_threads();
+  std::vector<std::vector<float>> partial(threads);
+  const bool pointwise = is_pointwise(s);
+  parallel_for(tasks, [&](long task, int thread) {
+    long m0 = task * rows_per_task, rows = std::min(rows_per_task, M - m0);
+    std::vector<float>& sum = partial[thread];
+    if (sum.empty()) sum.assign((size_t)N * K, 0.f);
+    static thread_local std::vector<float> col, dy_t;
+    dy_t.resize((size_t)N * rows);
+    for (long r = 0; r < rows; r++)
+      for (long c = 0; c < N; c++) dy_t[c * rows + r] = dy[(m0 + r) * N + c];
+    const float* b = x + m0 * K;
+    if (!pointwise) {
+      col.resize((size_t)rows_per_task * K);
+      im2col_rows(s, x, m0, rows, col.data());
+      b = col.data();
+    }
+    gemm(N, K, rows, dy_t.data(), rows, b, K, sum.data(), K, Epilogue{true, nullptr, false});
+  });
+  for (long k = 0; k < K; k++)
+    for (long c = 0; c < N; c++) {
+      float total = 0.f;
+      for (int t = 0; t < threads; t++)
+        if (!partial[t].empty()) total += partial[t][c * K + k];
+      dw[k * N + c] = total;
+    }
+}
+
+// C[b] = op(A[b]) * op(B[b]) (+ bias[N]) (relu); batch strides 0 broadcast a single matrix.
+static void batch_matmul(long batch, long M, long N, long K, const float* a, long a_batch_stride, bool transpose_a,
+                         const float* b, long b_batch_stride, bool transpose_b, const float* bias, bool relu, float* c) {
+  const Epilogue epilogue{false, bias, relu};
+  const long rows_per_task = std::max<long>(48, block_rows(K));
+  const long row_tasks = (M + rows_per_task - 1) / rows_per_task;
+  // Transposed operands are copied once per batch entry into row-major form.
+  std::vector<float> b_copy;
+  if (transpose_b) {
+    long distinct = b_batch_stride == 0 ? 1 : batch;
+    b_copy.resize((size_t)distinct * K * N);
+    for (long i = 0; i < distinct; i++)
+      for (long n = 0; n < N; n++)
+        for (long k = 0; k < K; k++) b_copy[i * K * N + k * N + n] = b[i * b_batch_stride + n * K + k];
+    b = b_copy.data();
+    if (b_batch_stride != 0) b_batch_stride = K * N;
+  }
+  std::vector<float> a_copy;
+  if (transpose_a) {
+    long distinct = a_batch_stride == 0 ? 1 : batch;
+    a_copy.resize((size_t)distinct * M * K);
+    for (long i = 0; i < distinct; i++)
+      for (long k = 0; k < K; k++)
+        for (long m = 0; m < M; m++) a_copy[i * M * K + m * K + k] = a[i * a_batch_stride + k * M + m];
+    a = a_copy.data();
+    if (a_batch_stride != 0) a_batch_stride = M * K;
+  }
+  parallel_for(batch * row_tasks, [&](long task, int) {
+    long bi = task / row_tasks, m0 = (task % row_tasks) * rows_per_task;
+    long rows = std::min(rows_per_task, M - m0);
+    gemm(rows, N, K, a + bi * a_batch_stride + m0 * K, K, b + bi * b_batch_stride, N, c + bi * M * N + m0 * N, N,
+         epilogue);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element-wise kernels. Work is split in rows of `row_length`; per row an operand is either a
+// contiguous run (pointer + row_index % row_mod * row_stride) or one repeated value.
+
+template <int OP>
+static inline vf binary_vector(vf a, vf b) {
+  if constexpr (OP == BIN_ADD) return a + b;
+  else if constexpr (OP == BIN_SUB) return a - b;
+  else if constexpr (OP == BIN_MUL) return a * b;
+  else if constexpr (OP == BIN_DIV) return a / b;
+  else if constexpr (OP == BIN_MAX) return a > b ? a : b;
+  else if constexpr (OP == BIN_MIN) return a < b ? a : b;
+  else { vf d = a - b; return d * d; }
+}
+template <int OP>
+static inline float binary_scalar(float a, float b) {
+  if constexpr (OP == BIN_ADD) return a + b;
+  else if constexpr (OP == BIN_SUB) return a - b;
+  else if constexpr (OP == BIN_MUL) return a * b;
+  else if constexpr (OP == BIN_DIV) return a / b;
+  else if constexpr (OP == BIN_MAX) return std::isnan(a) || std::isnan(b) ? NAN : (a > b ? a : b);
+  else if constexpr (OP == BIN_MIN) return std::isnan(a) || std::isnan(b) ? NAN : (a < b ? a : b);
+  else { float d = a - b; return d * d; }
+}
+
+template <int OP, bool A_RUN, bool B_RUN>
+static void binary_row(const float* a, const float* b, float* out, long length) {
+  long i = 0;
+  if constexpr (OP == BIN_MAX || OP == BIN_MIN) {
+    // tfjs propagates NaN through maximum/minimum; the vector compare would drop it.
+    for (; i < length; i++) out[i] = binary_scalar<OP>(A_RUN ? a[i] : a[0], B_RUN ? b[i] : b[0]);
+    return;
+  }
+  vf a_splat = splat(a[0]), b_splat = splat(b[0]);
+  for (; i + VW <= length; i += VW) {
+    vf va = A_RUN ? load(a + i) : a_splat;
+    vf vb = B_RUN ? load(b + i) : b_splat;
+    store(out + i, binary_vector<OP>(va, vb));
+  }
+  for (; i < length; i++) out[i] = binary_scalar<OP>(A_RUN ? a[i] : a[0], B_RUN ? b[i] : b[0]);
+}
+
+template <int OP>
+static void binary_op(const BinaryArgs& p) {
+  const long rows = (p.total + p.row_length - 1) / p.row_length;
+  const long rows_per_task = std::max<long>(1, 32768 / std::max<long>(p.row_length, 1));
+  const long tasks = (rows + rows_per_task - 1) / rows_per_task;
+  auto body = [&](long task, int) {
+    long r_end = std::min(rows, (task + 1) * rows_per_task);
+    for (long r = task * rows_per_task; r < r_end; r++) {
+      long start = r * p.row_length, length = std::min(p.row_length, p.total - start);
+      const float* a = p.a + (r % p.a_row_mod) * p.a_row_stride;
+      const float* b = p.b + (r % p.b_row_mod) * p.b_row_stride;
+      float* out = p.out + start;
+      if (p.a_run && p.b_run) binary_row<OP, true, true>(a, b, out, length);
+      else if (p.a_run) binary_row<OP, true, false>(a, b, out, length);
+      else if (p.b_run) binary_row<OP, false, true>(a, b, out, length);
+      else binary_row<OP, false, false>(a, b, out, length);
+    }
+  };
+  if (p.total < 65536) for (long t = 0; t < tasks; t++) body(t, 0);
+  else parallel_for(tasks, body);
+}
+
+static void binary(int op, const BinaryArgs& p) {
+  switch (op) {
+    case BIN_ADD: binary_op<BIN_ADD>(p); break;
+    case BIN_SUB: binary_op<BIN_SUB>(p); break;
+    case BIN_MUL: binary_op<BIN_MUL>(p); break;
+    case BIN_DIV: binary_op<BIN_DIV>(p); break;
+    case BIN_MAX: binary_op<BIN_MAX>(p); break;
+    case BIN_MIN: binary_op<BIN_MIN>(p); break;
+    default: binary_op<BIN_SQUARED_DIFFERENCE>(p); break;
+  }
+}
+
+template <int OP>
+static void unary_range(const float* x, float* y, long n, float alpha) {
+  long i = 0;
+  if constexpr (OP == UN_RELU || OP == UN_SQUARE || OP == UN_NEG || OP == UN_ABS || OP == UN_SQRT ||
+                OP == UN_RSQRT) {
+    for (; i + VW <= n; i += VW) {
+      vf v = load(x + i);
+      if constexpr (OP == UN_RELU) v = v > 0 ? v : (v != v ? v : vf{});  // keep NaN as tfjs does
+      else if constexpr (OP == UN_SQUARE) v = v * v;
+      else if constexpr (OP == UN_NEG) v = -v;
+      else if constexpr (OP == UN_ABS) v = v < 0 ? -v : v;
+      else if constexpr (OP == UN_SQRT) {
+        for (int l = 0; l < VW; l++) v[l] = std::sqrt(v[l]);
+      } else {
+        for (int l = 0; l < VW; l++) v[l] = 1.f / std::sqrt(v[l]);
+      }
+      store(y + i, v);
+    }
+  }
+  for (; i < n; i++) {
+    float v = x[i];
+    if constexpr (OP == UN_RELU) y[i] = v > 0 ? v : (v != v ? v : 0.f);
+    else if constexpr (OP == UN_SQUARE) y[i] = v * v;
+    else if constexpr (OP == UN_NEG) y[i] = -v;
+    else if constexpr (OP == UN_ABS) y[i] = std::fabs(v);
+    else if constexpr (OP == UN_SQRT) y[i] = std::sqrt(v);
+    else if constexpr (OP == UN_RSQRT) y[i] = 1.f / std::sqrt(v);
+    else if constexpr (OP == UN_EXP) y[i] = std::exp(v);
+    else if constexpr (OP == UN_LOG) y[i] = std::log(v);
+    else if constexpr (OP == UN_STEP) y[i] = v != v ? NAN : (v > 0.f ? 1.f : alpha);
+    else if constexpr (OP == UN_SIGMOID) y[i] = 1.f / (1.f + std::exp(-v));
+  }
+}
+
+template <int OP>
+static void unary_op(const float* x, float* y, long n, float alpha) {
+  const long chunk = 16384;
+  if (n < 65536) return unary_range<OP>(x, y, n, alpha);
+  parallel_for((n + chunk - 1) / chunk, [&](long task, int) {
+    long start = task * chunk;
+    unary_range<OP>(x + start, y + start, std::min(chunk, n - start), alpha);
+  });
+}
+
+static void unary(int op, const float* x, float* y, long n, float alpha) {
+  switch (op) {
+    case UN_RELU: unary_op<UN_RELU>(x, y, n, alpha); break;
+    case UN_SQUARE: unary_op<UN_SQUARE>(x, y, n, alpha); break;
+    case UN_NEG: unary_op<UN_NEG>(x, y, n, alpha); break;
+    case UN_ABS: unary_op<UN_ABS>(x, y, n, alpha); break;
+    case UN_SQRT: unary_op<UN_SQRT>(x, y, n, alpha); break;
+    case UN_RSQRT: unary_op<UN_RSQRT>(x, y, n, alpha); break;
+    case UN_EXP: unary_op<UN_EXP>(x, y, n, alpha); break;
+    case UN_LOG: unary_op<UN_LOG>(x, y, n, alpha); break;
+    case UN_STEP: unary_op<UN_STEP>(x, y, n, alpha); break;
+    default: unary_op<UN_SIGMOID>(x, y, n, alpha); break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reductions over the middle axis of a [outer, reduce, inner] view. Partial results are
+// accumulated in double per chunk of the reduced axis, so long reductions (N*H*W per channel)
+// stay accurate; chunks are work items.
+
+static void reduce(int op, const float* x, long outer, long reduce_size, long inner, float* out) {
+  const bool is_max = op == RED_MAX, is_min = op == RED_MIN;
+  const long chunk = inner == 1 ? 8192 : std::max<long>(16, 65536 / inner);
+  const long chunks = std::max<long>(1, (reduce_size + chunk - 1) / chunk);
+  std::vector<double> partial((size_t)outer * chunks * inner);
+  auto body = [&](long task, int) {
+    long o = task / chunks, c = task % chunks;
+    long r0 = c * chunk, r1 = std::min(reduce_size, r0 + chunk);
+    double* dst = &partial[(o * chunks + c) * inner];
+    const float* base = x + o * reduce_size * inner;
+    if (inner == 1) {
+      const float* row = base;
+      if (is_max || is_min) {
+        float m = r1 > r0 ? row[r0] : (is_max ? -INFINITY : INFINITY);
+        for (long r = r0; r < r1; r++) {
+          float v = row[r];
+          if (v != v) { m = v; break; }
+          m = is_max ? (v > m ? v : m) : (v < m ? v : m);
+        }
+        dst[0] = m;
+      } else {
+        vf acc = vf{};
+        long r = r0;
+        for (; r + VW <= r1; r += VW) acc += load(row + r);
+        double total = 0;
+        for (int l = 0; l < VW; l++) total += acc[l];
+        for (; r < r1; r++) total += row[r];
+        dst[0] = total;
+      }
+      return;
+    }
+    static thread_local std::vector<float> acc;
+    acc.assign(inner, is_max ? -INFINITY : (is_min ? INFINITY : 0.f));
+    for (long r = r0; r < r1; r++) {
+      const float* row = base + r * inner;
+      if (is_max || is_min) {
+        for (long i = 0; i < inner; i++) {
+          float v = row[i], m = acc[i];
+          acc[i] = (v != v || m != m) ? NAN : (is_max ? (v > m ? v : m) : (v < m ? v : m));
+        }
+      } else {
+        long i = 0;
+        for (; i + VW <= inner; i += VW) store(&acc[i], load(&acc[i]) + load(row + i));
+        for (; i < inner; i++) acc[i] += row[i];
+      }
+    }
+    for (long i = 0; i < inner; i++) dst[i] = acc[i];
+  };
+  const long tasks = outer * chunks;
+  if ((long)outer * reduce_size * inner < 65536) for (long t = 0; t < tasks; t++) body(t, 0);
+  else parallel_for(tasks, body);
+  for (long o = 0; o < outer; o++)
+    for (long i = 0; i < inner; i++) {
+      double v = partial[(o * chunks) * inner + i];
+      for (long c = 1; c < chunks; c++) {
+        double w = partial[(o * chunks + c) * inner + i];
+        if (is_max) v = (v != v || w != w) ? NAN : (w > v ? w : v);
+        else if (is_min) v = (v != v || w != w) ? NAN : (w < v ? w : v);
+        else v += w;
+      }
+      if (op == RED_MEAN) v /= (double)reduce_size;
+      out[o * inner + i] = (float)v;
+    }
+}
+
+// y = x * scale' + offset' per channel (last axis), with scale' = scale / sqrt(var + eps) and
+// offset' = offset - mean * scale'. Parameters have `channels` entries or one (broadcast).
+static void batch_norm(const float* x, long total, long channels, const float* mean, long mean_size,
+                       const float* variance, long variance_size, const float* offset, long offset_size,
+                       const float* scale, long scale_size, float epsilon, float* y) {
+  std::vector<float> mul(channels), add(channels);
+  for (long c = 0; c < channels; c++) {
+    float m = mean[mean_size == 1 ? 0 : c], v = variance[variance_size == 1 ? 0 : c];
+    float g = scale ? scale[scale_size == 1 ? 0 : c] : 1.f;
+    float b = offset ? offset[offset_size == 1 ? 0 : c] : 0.f;
+    float inv = 1.f / std::sqrt(v + epsilon);
+    mul[c] = g * inv;
+    add[c] = b - m * g * inv;
+  }
+  const long rows = total / channels;
+  const long rows_per_task = std::max<long>(1, 16384 / channels);
+  auto body = [&](long task, int) {
+    long r_end = std::min(rows, (task + 1) * rows_per_task);
+    for (long r = task * rows_per_task; r < r_end; r++) {
+      const float* src = x + r * channels;
+      float* dst = y + r * channels;
+      long c = 0;
+      for (; c + VW <= channels; c += VW) store(dst + c, load(src + c) * load(&mul[c]) + load(&add[c]));
+      for (; c < channels; c++) dst[c] = src[c] * mul[c] + add[c];
+    }
+  };
+  long tasks = (rows + rows_per_task - 1) / rows_per_task;
+  if (total < 65536) for (long t = 0; t < tasks; t++) body(t, 0);
+  else parallel_for(tasks, body);
+}
+
+}  // namespace LT_NS
