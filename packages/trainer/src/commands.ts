@@ -1,0 +1,109 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { CliIo } from './cli-main';
+import { UsageError } from './cli-main';
+import { resolveConfig, type RunConfig } from './config';
+import { formatPercent, shotGroups, writeResults } from './evaluation';
+
+export async function trainCommand(config: RunConfig, options: { resume: boolean; io: CliIo }): Promise<void> {
+  const { train } = await import('./pipeline');
+  const summary = await train(config, { resume: options.resume, stream: options.io.stdout, cwd: options.io.cwd });
+  if (summary.final) {
+    options.io.stdout.write(
+      `top-1 ${formatPercent(summary.final.top1)}%  many ${formatPercent(summary.final.many)}  medium ${formatPercent(summary.final.medium)}  few ${formatPercent(summary.final.few)}\n`,
+    );
+  }
+}
+
+function readRunConfig(run: string, cwd: string): { directory: string; config: RunConfig } {
+  const directory = path.resolve(cwd, run);
+  const configFile = path.join(directory, 'config.json');
+  if (!existsSync(configFile)) throw new UsageError(`${run} is not a run directory (no config.json)`);
+  const config = resolveConfig(JSON.parse(readFileSync(configFile, 'utf8')));
+  return { directory, config };
+}
+
+export async function evalCommand(options: { run: string; checkpoint: string; backend?: string; io: CliIo }): Promise<void> {
+  const { directory, config } = readRunConfig(options.run, options.io.cwd);
+  if (options.backend) config.backend = options.backend as RunConfig['backend'];
+  const pipeline = await import('./pipeline');
+  const { loadCheckpoint } = await import('./checkpoint');
+  const { loadTrainingData } = await import('./data');
+  const model = await import('./model');
+  const stage = config.stage2.enabled && existsSync(path.join(directory, 'checkpoints', 'stage2-last.ckpt')) ? 2 : 1;
+  const file =
+    options.checkpoint === 'best' || options.checkpoint === 'last'
+      ? path.join(directory, 'checkpoints', `stage${stage}-${options.checkpoint}.ckpt`)
+      : path.resolve(options.io.cwd, options.checkpoint);
+  const checkpoint = await loadCheckpoint(file);
+  const backend = await pipeline.selectComputeBackend(config.backend);
+  options.io.stdout.write(`backend: ${backend}\n`);
+  const data = await loadTrainingData(config);
+  const counts = new Array<number>(data.numClasses).fill(0);
+  for (const label of data.train.labels as Int32Array) counts[label]++;
+  const network = await model.buildModel(config.model.backbone, {
+    numClasses: data.numClasses,
+    head: model.resolveHead(config.model.head, config.stage1.loss.name),
+    inputShape: data.inputShape,
+  });
+  model.restoreModelWeights(network, checkpoint.tensors.model ?? []);
+  const result = await pipeline.evaluateModel(network, data, counts, config);
+  network.dispose();
+  await writeResults(path.join(directory, 'results.json'), result, { checkpoint: path.relative(directory, file), dataset: config.data.dataset });
+  options.io.stdout.write(
+    `${path.relative(options.io.cwd, file)}: top-1 ${formatPercent(result.top1)}%  top-5 ${formatPercent(result.top5)}%  many ${formatPercent(result.many)}  medium ${formatPercent(
+      result.medium,
+    )}  few ${formatPercent(result.few)}\nwrote ${path.join(directory, 'results.json')}\n`,
+  );
+}
+
+export async function reportCommand(options: { run: string; out?: string; io: CliIo }): Promise<void> {
+  const { directory, config } = readRunConfig(options.run, options.io.cwd);
+  const { writeRunReport } = await import('./pipeline');
+  const target = await writeRunReport(directory, config, undefined);
+  if (options.out) {
+    const { copyFileSync } = await import('node:fs');
+    copyFileSync(target, path.resolve(options.io.cwd, options.out));
+  }
+  options.io.stdout.write(`wrote ${options.out ? path.resolve(options.io.cwd, options.out) : target}\n`);
+}
+
+export async function infoCommand(config: RunConfig, options: { json: boolean; io: CliIo }): Promise<void> {
+  const { loadTrainingData } = await import('./data');
+  const { cloudSizes } = await import('@longtail/gcl-loss');
+  const data = await loadTrainingData(config);
+  const counts = new Array<number>(data.numClasses).fill(0);
+  for (const label of data.train.labels as Int32Array) counts[label]++;
+  const groups = shotGroups(counts, { manyThreshold: config.evaluation.manyThreshold, fewThreshold: config.evaluation.fewThreshold });
+  const clouds = cloudSizes(counts.map((n) => Math.max(n, 1)));
+  const info = {
+    dataset: config.data.dataset,
+    source: data.description,
+    numClasses: data.numClasses,
+    trainImages: data.train.length,
+    testImages: data.test.length,
+    imbalanceRatio: Math.max(...counts) / Math.max(Math.min(...counts), 1),
+    counts,
+    many: groups.many,
+    medium: groups.medium,
+    few: groups.few,
+    cloudSizes: clouds,
+    classNames: data.classNames,
+  };
+  if (options.json) {
+    options.io.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+    return;
+  }
+  const lines = [
+    `${info.dataset}: ${info.source}`,
+    `${info.numClasses} classes, ${info.trainImages} training images, ${info.testImages} test images, imbalance ratio ${info.imbalanceRatio.toFixed(1)}`,
+    `many (> ${config.evaluation.manyThreshold}): ${groups.many.length} classes, medium: ${groups.medium.length}, few (< ${config.evaluation.fewThreshold}): ${groups.few.length}`,
+    '',
+    'class  name                 train images  shot    cloud size',
+    ...counts.map((n, c) => {
+      const shot = groups.many.includes(c) ? 'many' : groups.few.includes(c) ? 'few' : 'medium';
+      return `${String(c).padStart(5)}  ${(data.classNames[c] ?? '').padEnd(20).slice(0, 20)} ${String(n).padStart(12)}  ${shot.padEnd(6)}  ${clouds[c].toFixed(3).padStart(10)}`;
+    }),
+  ];
+  options.io.stdout.write(`${lines.join('\n')}\n`);
+}

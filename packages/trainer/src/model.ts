@@ -1,0 +1,69 @@
+import * as tf from '@tensorflow/tfjs';
+import type { BackboneName, LossName, RunConfig } from './config';
+import type { TensorRecord } from './checkpoint';
+import { tinyModel } from './tiny-model';
+
+/** Head chosen by `model.head: 'auto'`: the cosine classifier for GCL and LDAM (as the official code), dense otherwise. */
+export function resolveHead(head: RunConfig['model']['head'], loss: LossName): 'cosine' | 'dense' {
+  if (head !== 'auto') return head;
+  return loss === 'gcl' || loss === 'gcl-angular' || loss === 'ldam' ? 'cosine' : 'dense';
+}
+
+/** Builds the configured network (`tiny` here, the ResNets from `@longtail/backbones`). */
+export async function buildModel(
+  backbone: BackboneName,
+  options: { numClasses: number; head: 'cosine' | 'dense'; inputShape: [number, number, number] },
+): Promise<tf.LayersModel> {
+  if (backbone === 'tiny') return tinyModel(options);
+  const packageName = '@longtail/backbones'; // resolved at run time: the tiny model needs no backbone package
+  const backbones = (await import(packageName)) as unknown as Record<string, (o: typeof options) => tf.LayersModel>;
+  const factory = backbones[backbone];
+  if (typeof factory !== 'function') throw new Error(`@longtail/backbones has no factory ${backbone}`);
+  return factory(options);
+}
+
+/** The classifier layer: the layer producing the model's single output. */
+export function headLayer(model: tf.LayersModel): tf.layers.Layer {
+  return model.outputs[0].sourceLayer as tf.layers.Layer;
+}
+
+const views = new WeakMap<tf.LayersModel, tf.LayersModel>();
+
+/** Features (the head's input) and logits in one pass. */
+export function featuresAndLogits(model: tf.LayersModel, input: tf.Tensor4D, training: boolean): { features: tf.Tensor2D; logits: tf.Tensor2D } {
+  let view = views.get(model);
+  if (!view) {
+    const head = headLayer(model);
+    view = tf.model({ inputs: model.inputs, outputs: [head.input as tf.SymbolicTensor, model.outputs[0]] });
+    views.set(model, view);
+  }
+  const [features, logits] = view.apply(input, { training }) as tf.Tensor[];
+  return { features: features as tf.Tensor2D, logits: logits as tf.Tensor2D };
+}
+
+/** All weights (trainable and batch-norm statistics) as checkpoint records, in `model.weights` order. */
+export function modelWeightRecords(model: tf.LayersModel): TensorRecord[] {
+  return model.weights.map((weight, index) => ({
+    name: `${index}:${weight.originalName ?? weight.name}`,
+    shape: weight.shape.map((s) => s as number),
+    dtype: 'float32' as const,
+    data: Float32Array.from(weight.read().dataSync() as Float32Array),
+  }));
+}
+
+/** Restores weights saved by {@link modelWeightRecords}; throws naming the first mismatching weight. */
+export function restoreModelWeights(model: tf.LayersModel, records: TensorRecord[]): void {
+  const weights = model.weights;
+  if (records.length !== weights.length) {
+    throw new Error(`checkpoint has ${records.length} weights, the model has ${weights.length} (different backbone or head?)`);
+  }
+  weights.forEach((weight, index) => {
+    const record = records[index];
+    if (record.shape.join(',') !== weight.shape.join(',')) {
+      throw new Error(`checkpoint weight ${record.name} has shape [${record.shape}], the model's ${weight.name} has [${weight.shape}]`);
+    }
+  });
+  const tensors = records.map((record) => tf.tensor(record.data, record.shape, 'float32'));
+  model.setWeights(tensors);
+  tensors.forEach((t) => t.dispose());
+}
