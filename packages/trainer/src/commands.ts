@@ -1,9 +1,13 @@
+import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CliIo } from './cli-main';
 import { UsageError } from './cli-main';
 import { resolveConfig, type RunConfig } from './config';
 import { formatPercent, shotGroups, writeResults } from './evaluation';
+
+// Production mode for the command line: skips tfjs' debug checks and its "install tfjs-node" banner (we report the backend).
+tf.env().set('PROD', true);
 
 export async function trainCommand(config: RunConfig, options: { resume: boolean; io: CliIo }): Promise<void> {
   const { train } = await import('./pipeline');
