@@ -70,6 +70,15 @@ class TaskPool {
   private readonly waiting: (() => void)[] = [];
   constructor(private readonly limit: number) {}
 
+  /** Counts a task that was started outside the pool (the probe that found the source asynchronous). */
+  adopt<T>(started: Promise<T>): Promise<T> {
+    this.running++;
+    return started.finally(() => {
+      this.running--;
+      this.waiting.shift()?.();
+    });
+  }
+
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.running++;
@@ -142,7 +151,7 @@ export async function* batches(source: ImageSource, options: BatchOptions): Asyn
       if (result instanceof Promise) {
         // The first image tells whether the source is asynchronous; later images go through the pool.
         sourceIsAsync = true;
-        pending.push(result);
+        pending.push(pool.adopt(result));
       }
     }
     const batch: Batch = { images, labels, indices, shape: [size, height, width, channels], batchIndex, position };

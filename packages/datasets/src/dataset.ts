@@ -228,7 +228,9 @@ export class FileImageDataset implements ImageSource, FileImageData {
       const buffer = await readFile(file);
       await decodeTransformed(buffer, transform, random, target, offset, this.failOn);
     } catch (error) {
-      const reason = (error as NodeJS.ErrnoException)?.code === 'ENOENT' ? 'file not found' : `cannot decode image: ${(error as Error)?.message ?? String(error)}`;
+      let reason = (error as NodeJS.ErrnoException)?.code === 'ENOENT' ? 'file not found' : `cannot decode image: ${(error as Error)?.message ?? String(error)}`;
+      // libvips sometimes reports only the generic failOn message (its warning text is per-thread and can be lost).
+      if (/failOn/.test(reason)) reason += ` (the file is truncated or damaged; set failOn = 'error' or 'none' on the data set to accept it)`;
       throw new DatasetError(`${file} (${this.sourcePosition(index)}): ${reason}`, {
         file: this.sourceFile,
         line: this.sourceKind === 'line' ? this.sourceLines[index] : undefined,

@@ -201,6 +201,6 @@ describe('decoding with sharp', () => {
     expect(out[0]).toBeCloseTo((raw[(48 * width + 16) * 3] / 255 - IMAGENET_MEAN[0]) / IMAGENET_STD[0], 4);
     await expect(decodeTransformed(Buffer.from('not an image'), imagenetEvalTransform(), new SeededRandom(0), out, 0)).rejects.toThrow(/unsupported image format/);
     const jpeg = await sharp(raw, { raw: { width, height, channels: 3 } }).jpeg().toBuffer();
-    await expect(decodeTransformed(jpeg.subarray(0, jpeg.length >> 1), imagenetEvalTransform(), new SeededRandom(0), out, 0)).rejects.toThrow(/premature end/);
+    await expect(decodeTransformed(jpeg.subarray(0, jpeg.length >> 1), imagenetEvalTransform(), new SeededRandom(0), out, 0)).rejects.toThrow(/premature end|failOn/i);
   });
 });
