@@ -19,6 +19,7 @@ export interface NativeAddon {
   binary(
     op: number, a: Float32Array, b: Float32Array, out: Float32Array, total: number, rowLength: number,
     aRowStride: number, aRowModulus: number, aRun: number, bRowStride: number, bRowModulus: number, bRun: number,
+    aRowDivisor: number, bRowDivisor: number,
   ): void;
   unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
   reduce(op: number, x: Float32Array, out: Float32Array, outer: number, reduceSize: number, inner: number): void;
@@ -28,6 +29,12 @@ export interface NativeAddon {
   ): void;
   transpose(x: Float32Array, out: Float32Array, shape: Int32Array, perm: Int32Array): void;
   tile(x: Float32Array | Int32Array, out: Float32Array | Int32Array, shape: Int32Array, reps: Int32Array): void;
+  /** layout: Int32Array of 7 * rank: srcShape, srcBegin, srcStep, dstShape, dstBegin, dstStep, size. */
+  copyBox(src: Float32Array | Int32Array, dst: Float32Array | Int32Array, layout: Int32Array): void;
+  batchNormSums(
+    x: Float32Array, dy: Float32Array, mean: Float32Array, channels: number,
+    sumDy: Float64Array, sumDyCentered: Float64Array,
+  ): void;
   getSimdLevel(): SimdLevel;
   getDetectedSimdLevel(): SimdLevel;
   setSimdLevel(level: SimdLevel): SimdLevel;

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 import { loadNativeAddon, type SimdLevel } from './addon.js';
+import { installNativeGradients } from './gradients.js';
 import { makeKernelFunction, nativeKernelNames } from './kernels.js';
 
 export {
@@ -28,6 +29,11 @@ export interface RegisterNativeBackendOptions {
   simdLevel?: SimdLevel;
   /** Count native vs fallback calls per kernel (see {@link getKernelCallCounts}); default false. */
   countCalls?: boolean;
+  /**
+   * Replace the Relu, Mean and FusedBatchNorm gradients by versions that use one fused native kernel
+   * while the 'native' backend is active (other backends keep tfjs' own computation). Default true.
+   */
+  fuseGradients?: boolean;
 }
 
 /** What {@link registerNativeBackend} set up. */
@@ -96,6 +102,7 @@ export function registerNativeBackend(options: RegisterNativeBackendOptions = {}
       cpuKernels: cpuKernels.length - nativeKernelNames.filter((name) => cpuByName.has(name)).length,
     };
   }
+  if (options.fuseGradients ?? true) installNativeGradients();
   registered = { ...registered, simdLevel: addon.getSimdLevel(), threads: addon.getNumThreads() };
   return { ...registered };
 }

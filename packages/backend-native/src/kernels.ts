@@ -1,6 +1,7 @@
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import {
   backend_util,
+  slice_util,
   util,
   type KernelConfig,
   type KernelFunc,
@@ -21,7 +22,7 @@ interface KernelArguments {
 type NativeImplementation = (args: KernelArguments, addon: NativeAddon) => TensorInfo | undefined;
 
 // Operation codes shared with src/native/addon.cc.
-const BinaryCode = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6 } as const;
+const BinaryCode = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6, ReluGrad: 7 } as const;
 const UnaryCode = { Relu: 0, Square: 1, Neg: 2, Abs: 3, Sqrt: 4, Rsqrt: 5, Exp: 6, Log: 7, Step: 8, Sigmoid: 9 } as const;
 const ReduceCode = { Sum: 0, Mean: 1, Max: 2, Min: 3 } as const;
 
@@ -206,6 +207,7 @@ function matMul(args: KernelArguments, addon: NativeAddon, fused: boolean): Tens
 interface OperandWalk {
   stride: number;
   modulus: number;
+  divisor: number;
   run: boolean;
   /** Row length this operand requires, or 0 when it works with any. */
   rowLength: number;
@@ -213,24 +215,68 @@ interface OperandWalk {
 
 const UNCONSTRAINED_ROW = 4096;
 
+/**
+ * How an operand of `shape` is read while walking `outShape`. Supported: the full shape, a scalar, and
+ * any shape that equals the output except for ONE contiguous block of broadcast (size-1) axes, e.g.
+ * [C] or [1,1,1,C] against [N,H,W,C], [N,1,1,C] (a mean over H, W) or [B,1] against [B,10].
+ * Row r of such an operand starts at ((r / divisor) % modulus) * stride.
+ */
 function operandWalk(shape: readonly number[], outShape: readonly number[]): OperandWalk | undefined {
-  const rank = outShape.length;
   const total = sizeOf(outShape);
   const size = sizeOf(shape);
-  if (size === total) return { stride: -1, modulus: 0, run: true, rowLength: 0 }; // full; stride set later
-  if (size === 1) return { stride: 0, modulus: 1, run: false, rowLength: 0 };
-  const padded = [...new Array<number>(rank - shape.length).fill(1), ...shape];
-  let first = 0;
-  while (padded[first] === 1) first++;
-  let last = rank - 1;
-  while (padded[last] === 1) last--;
-  let trailing = last === rank - 1;
-  for (let d = first; d < rank && trailing; d++) trailing = padded[d] === outShape[d];
-  if (trailing) return { stride: 0, modulus: 1, run: true, rowLength: size };
-  let leading = true;
-  for (let d = 0; d <= last && leading; d++) leading = padded[d] === outShape[d];
-  if (leading) return { stride: 1, modulus: size, run: false, rowLength: sizeOf(outShape.slice(last + 1)) };
-  return undefined;
+  if (size === total) return { stride: -1, modulus: 0, divisor: 1, run: true, rowLength: 0 }; // stride set later
+  if (size === 1) return { stride: 0, modulus: 1, divisor: 1, run: false, rowLength: 0 };
+  const padded = [...new Array<number>(outShape.length - shape.length).fill(1), ...shape];
+  // Output axes of extent 1 do not affect the layout.
+  const extents: number[] = [];
+  const kept: boolean[] = [];
+  outShape.forEach((extent, axis) => {
+    if (extent === 1) return;
+    extents.push(extent);
+    kept.push(padded[axis] === extent);
+  });
+  const first = kept.indexOf(false);
+  const last = kept.lastIndexOf(false);
+  for (let axis = first; axis <= last; axis++) if (kept[axis]) return undefined;
+  const prefix = sizeOf(extents.slice(0, first));
+  const middle = sizeOf(extents.slice(first, last + 1));
+  const suffix = sizeOf(extents.slice(last + 1));
+  if (suffix > 1) return { stride: suffix, modulus: prefix, divisor: middle, run: true, rowLength: suffix };
+  return { stride: 1, modulus: prefix, divisor: 1, run: false, rowLength: middle };
+}
+
+/** out = a (op) b with broadcasting, natively; undefined when the broadcast pattern is not supported. */
+function binaryNative(
+  addon: NativeAddon,
+  code: number,
+  a: Float32Array,
+  aShape: readonly number[],
+  b: Float32Array,
+  bShape: readonly number[],
+  outShape: number[],
+): Float32Array | undefined {
+  const total = sizeOf(outShape);
+  if (total === 0) return undefined;
+  const aWalk = operandWalk(aShape, outShape);
+  const bWalk = operandWalk(bShape, outShape);
+  if (!aWalk || !bWalk) return undefined;
+  if (aWalk.rowLength && bWalk.rowLength && aWalk.rowLength !== bWalk.rowLength) return undefined;
+  const rowLength = aWalk.rowLength || bWalk.rowLength || Math.min(total, UNCONSTRAINED_ROW);
+  const rows = Math.ceil(total / rowLength);
+  for (const walk of [aWalk, bWalk]) {
+    if (walk.stride === -1) {
+      walk.stride = rowLength;
+      walk.modulus = rows;
+    }
+  }
+  const out = new Float32Array(total);
+  addon.binary(
+    code, a, b, out, total, rowLength,
+    aWalk.stride, aWalk.modulus, aWalk.run ? 1 : 0,
+    bWalk.stride, bWalk.modulus, bWalk.run ? 1 : 0,
+    aWalk.divisor, bWalk.divisor,
+  );
+  return out;
 }
 
 function binaryKernel(code: number): NativeImplementation {
@@ -238,30 +284,9 @@ function binaryKernel(code: number): NativeImplementation {
     const a = float32Values(backend, inputs.a);
     const b = float32Values(backend, inputs.b);
     if (!a || !b) return undefined;
-    const aShape = inputs.a!.shape;
-    const bShape = inputs.b!.shape;
-    const outShape = backend_util.assertAndGetBroadcastShape(aShape, bShape);
-    const total = sizeOf(outShape);
-    if (total === 0) return undefined;
-    const aWalk = operandWalk(aShape, outShape);
-    const bWalk = operandWalk(bShape, outShape);
-    if (!aWalk || !bWalk) return undefined;
-    if (aWalk.rowLength && bWalk.rowLength && aWalk.rowLength !== bWalk.rowLength) return undefined;
-    const rowLength = aWalk.rowLength || bWalk.rowLength || Math.min(total, UNCONSTRAINED_ROW);
-    const rows = Math.ceil(total / rowLength);
-    for (const walk of [aWalk, bWalk]) {
-      if (walk.stride === -1) {
-        walk.stride = rowLength;
-        walk.modulus = rows;
-      }
-    }
-    const out = new Float32Array(total);
-    addon.binary(
-      code, a, b, out, total, rowLength,
-      aWalk.stride, aWalk.modulus, aWalk.run ? 1 : 0,
-      bWalk.stride, bWalk.modulus, bWalk.run ? 1 : 0,
-    );
-    return output(backend, outShape, out);
+    const outShape = backend_util.assertAndGetBroadcastShape(inputs.a!.shape, inputs.b!.shape);
+    const out = binaryNative(addon, code, a, inputs.a!.shape, b, inputs.b!.shape, outShape);
+    return out && output(backend, outShape, out);
   };
 }
 
@@ -284,7 +309,9 @@ function reduceKernel(code: number): NativeImplementation {
     const x = float32Values(backend, inputs.x);
     if (!x || x.length === 0) return undefined;
     const shape = inputs.x!.shape;
-    const axes = [...util.parseAxisParam(attrs.axis as number | number[], shape)].sort((p, q) => p - q);
+    // Sum/Mean call the attribute `axis`, Max/Min `reductionIndices`.
+    const axisAttribute = (attrs.axis ?? attrs.reductionIndices) as number | number[];
+    const axes = [...util.parseAxisParam(axisAttribute, shape)].sort((p, q) => p - q);
     if (axes.length === 0) return undefined;
     for (let i = 1; i < axes.length; i++) if (axes[i] !== axes[i - 1] + 1) return undefined;
     const first = axes[0];
@@ -360,6 +387,164 @@ const tile: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
   return backend.makeTensorInfo(outShape, input.dtype, out);
 };
 
+// ----------------------------------------------------------------------------------------------
+// Layout copies: Slice, PadV2, and 1x1 strided AvgPool / AvgPoolGrad (the option-A ResNet shortcut).
+
+function fourByteValues(backend: MathBackendCPU, tensor: TensorInfo | undefined | null): Float32Array | Int32Array | undefined {
+  if (tensor == null || (tensor.dtype !== 'float32' && tensor.dtype !== 'int32')) return undefined;
+  const values = backend.data.get(tensor.dataId).values;
+  return values instanceof Float32Array || values instanceof Int32Array ? values : undefined;
+}
+
+function copyBox(
+  addon: NativeAddon,
+  src: Float32Array | Int32Array, srcShape: readonly number[], srcBegin: readonly number[], srcStep: readonly number[],
+  dst: Float32Array | Int32Array, dstShape: readonly number[], dstBegin: readonly number[], dstStep: readonly number[],
+  size: readonly number[],
+): void {
+  addon.copyBox(src, dst, Int32Array.from([...srcShape, ...srcBegin, ...srcStep, ...dstShape, ...dstBegin, ...dstStep, ...size]));
+}
+
+const slice: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
+  const x = inputs.x;
+  const values = fourByteValues(backend, x);
+  if (!x || !values || x.shape.length === 0 || x.shape.length > 8) return undefined;
+  const [begin, size] = slice_util.parseSliceParams(x as never, attrs.begin as number[], attrs.size as number[]);
+  // A contiguous slice is a zero-copy subarray in the cpu kernel already.
+  if (slice_util.isSliceContinous(x.shape, begin, size) || sizeOf(size) === 0) return undefined;
+  slice_util.assertParamsValid(x as never, begin, size);
+  const ones = x.shape.map(() => 1);
+  const out = x.dtype === 'float32' ? new Float32Array(sizeOf(size)) : new Int32Array(sizeOf(size));
+  copyBox(addon, values, x.shape, begin, ones, out, size, x.shape.map(() => 0), ones, size);
+  return backend.makeTensorInfo(size, x.dtype, out);
+};
+
+const padV2: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
+  const x = inputs.x;
+  const values = fourByteValues(backend, x);
+  if (!x || !values || x.shape.length === 0 || x.shape.length > 8 || values.length === 0) return undefined;
+  const paddings = attrs.paddings as Array<[number, number]>;
+  const outShape = x.shape.map((extent, axis) => paddings[axis][0] + extent + paddings[axis][1]);
+  const out = x.dtype === 'float32' ? new Float32Array(sizeOf(outShape)) : new Int32Array(sizeOf(outShape));
+  const constant = Number(attrs.constantValue ?? 0);
+  if (constant !== 0) out.fill(constant);
+  const ones = x.shape.map(() => 1);
+  copyBox(addon, values, x.shape, x.shape.map(() => 0), ones, out, outShape, paddings.map((p) => p[0]), ones, x.shape);
+  return backend.makeTensorInfo(outShape, x.dtype, out);
+};
+
+function pointPoolInfo(xShape: number[], attrs: NamedAttrMap): backend_util.Conv2DInfo | undefined {
+  const info = backend_util.computePool2DInfo(
+    xShape as [number, number, number, number],
+    attrs.filterSize as [number, number] | number,
+    attrs.strides as [number, number] | number,
+    1,
+    attrs.pad as 'valid' | 'same' | number,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+  );
+  const pointwise = info.filterHeight === 1 && info.filterWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0;
+  return pointwise && info.outHeight > 0 && info.outWidth > 0 ? info : undefined;
+}
+
+// A 1x1 average pool is the strided subsample x[:, ::sh, ::sw, :].
+const avgPool: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
+  const x = float32Values(backend, inputs.x);
+  if (!x || inputs.x!.shape.length !== 4) return undefined;
+  const info = pointPoolInfo(inputs.x!.shape, attrs);
+  if (!info) return undefined;
+  const out = new Float32Array(sizeOf(info.outShape));
+  copyBox(addon, x, info.inShape, [0, 0, 0, 0], [1, info.strideHeight, info.strideWidth, 1],
+    out, info.outShape, [0, 0, 0, 0], [1, 1, 1, 1], info.outShape);
+  return output(backend, info.outShape, out);
+};
+
+const avgPoolGrad: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
+  const dy = float32Values(backend, inputs.dy);
+  if (!dy || !inputs.input || inputs.input.shape.length !== 4) return undefined;
+  const info = pointPoolInfo(inputs.input.shape, attrs);
+  if (!info || info.outShape.join() !== inputs.dy!.shape.join()) return undefined;
+  const dx = new Float32Array(sizeOf(info.inShape));
+  copyBox(addon, dy, info.outShape, [0, 0, 0, 0], [1, 1, 1, 1],
+    dx, info.inShape, [0, 0, 0, 0], [1, info.strideHeight, info.strideWidth, 1], info.outShape);
+  return output(backend, info.inShape, dx);
+};
+
+// ----------------------------------------------------------------------------------------------
+// Fused gradient kernels (used by the gradient overrides in gradients.ts when the backend is 'native').
+
+/** dy * step(x) in one pass (tfjs' Relu gradient is mul(dy, cast(step(x)))). */
+const reluGrad: NativeImplementation = ({ inputs, backend }, addon) => {
+  const dy = float32Values(backend, inputs.dy);
+  const x = float32Values(backend, inputs.x);
+  if (!dy || !x || dy.length !== x.length) return undefined;
+  const shape = [...inputs.x!.shape];
+  const out = binaryNative(addon, BinaryCode.ReluGrad, dy, shape, x, shape, shape);
+  return out && output(backend, shape, out);
+};
+
+/** Mean's gradient: dy broadcast back over the reduced axes divided by their size, in one pass. */
+const meanGrad: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
+  const dy = float32Values(backend, inputs.dy);
+  if (!dy) return undefined;
+  const shape = attrs.shape as number[];
+  const expandedShape = attrs.expandedShape as number[];
+  const divisor = Float32Array.of(Number(attrs.reduceSize));
+  const out = binaryNative(addon, BinaryCode.RealDiv, dy, expandedShape, divisor, [], shape);
+  return out && output(backend, shape, out);
+};
+
+/**
+ * All five FusedBatchNorm gradients (x, mean, variance, scale, offset) from two passes over x and dy:
+ * per-channel sums of dy and dy * (x - mean), then dx = dy * scale / sqrt(variance + epsilon).
+ */
+const batchNormGrad: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
+  const x = float32Values(backend, inputs.x);
+  const dy = float32Values(backend, inputs.dy);
+  const mean = float32Values(backend, inputs.mean);
+  const variance = float32Values(backend, inputs.variance);
+  const scale = inputs.scale ? float32Values(backend, inputs.scale) : undefined;
+  if (!x || !dy || !mean || !variance || (inputs.scale && !scale)) return undefined;
+  const shape = inputs.x!.shape;
+  const channels = shape[shape.length - 1];
+  if (mean.length !== channels || variance.length !== channels || (scale && scale.length !== channels)) return undefined;
+  if (dy.length !== x.length || x.length === 0) return undefined;
+  const epsilon = Number(attrs.varianceEpsilon ?? 0.001);
+  const sumDy = new Float64Array(channels);
+  const sumDyCentered = new Float64Array(channels);
+  addon.batchNormSums(x, dy, mean, channels, sumDy, sumDyCentered);
+  const dxScale = new Float32Array(channels);
+  const dMean = new Float32Array(channels);
+  const dVariance = new Float32Array(channels);
+  const dScale = new Float32Array(channels);
+  const dOffset = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    const inverse = 1 / Math.sqrt(Math.fround(variance[c] + epsilon));
+    const gamma = scale ? scale[c] : 1;
+    dxScale[c] = gamma * inverse;
+    dMean[c] = -inverse * gamma * sumDy[c];
+    dVariance[c] = -0.5 * inverse * inverse * inverse * gamma * sumDyCentered[c];
+    dScale[c] = inverse * sumDyCentered[c];
+    dOffset[c] = sumDy[c];
+  }
+  const dx = binaryNative(addon, BinaryCode.Multiply, dy, shape, dxScale, [channels], [...shape]);
+  if (!dx) return undefined;
+  const channelShape = [channels];
+  return [
+    output(backend, [...shape], dx),
+    output(backend, channelShape, dMean),
+    output(backend, channelShape, dVariance),
+    output(backend, channelShape, dScale),
+    output(backend, channelShape, dOffset),
+  ] as unknown as TensorInfo;
+};
+
+/** Kernels that exist only on the native backend (no cpu counterpart); names are this package's. */
+export const fusedKernelNames = {
+  reluGrad: 'LongtailReluGrad',
+  meanGrad: 'LongtailMeanGrad',
+  batchNormGrad: 'LongtailBatchNormGrad',
+} as const;
+
 /** Kernel name → native implementation. Names are tfjs-core's kernel names. */
 export const nativeImplementations: Readonly<Record<string, NativeImplementation>> = {
   Conv2D: conv2D,
@@ -392,6 +577,13 @@ export const nativeImplementations: Readonly<Record<string, NativeImplementation
   Min: reduceKernel(ReduceCode.Min),
   Transpose: transpose,
   Tile: tile,
+  Slice: slice,
+  PadV2: padV2,
+  AvgPool: avgPool,
+  AvgPoolGrad: avgPoolGrad,
+  [fusedKernelNames.reluGrad]: reluGrad,
+  [fusedKernelNames.meanGrad]: meanGrad,
+  [fusedKernelNames.batchNormGrad]: batchNormGrad,
 };
 
 /** The kernel names the native backend overrides (everything else is the cpu backend's kernel). */

@@ -17,6 +17,10 @@
 #include <thread>
 #include <vector>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace longtail {
 
 // ---------------------------------------------------------------------------------------------
@@ -134,7 +138,7 @@ struct ConvShape {
   int pt, pl;           // top/left padding
 };
 
-enum BinaryOp { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN, BIN_SQUARED_DIFFERENCE };
+enum BinaryOp { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN, BIN_SQUARED_DIFFERENCE, BIN_RELU_GRAD };
 enum UnaryOp { UN_RELU, UN_SQUARE, UN_NEG, UN_ABS, UN_SQRT, UN_RSQRT, UN_EXP, UN_LOG, UN_STEP, UN_SIGMOID };
 enum ReduceOp { RED_SUM, RED_MEAN, RED_MAX, RED_MIN };
 
@@ -143,7 +147,8 @@ struct BinaryArgs {
   const float* b;
   float* out;
   long total, row_length;
-  long a_row_stride, a_row_mod, b_row_stride, b_row_mod;
+  // Row r of an operand starts at ((r / row_div) % row_mod) * row_stride.
+  long a_row_stride, a_row_mod, a_row_div, b_row_stride, b_row_mod, b_row_div;
   bool a_run, b_run;
 };
 
@@ -202,12 +207,13 @@ struct KernelTable {
   void (*reduce)(int, const float*, long, long, long, float*);
   void (*batch_norm)(const float*, long, long, const float*, long, const float*, long, const float*, long,
                      const float*, long, float, float*);
+  void (*batch_norm_sums)(const float*, const float*, const float*, long, long, double*, double*);
 };
 
 #define LT_TABLE(ns)                                                                                              \
   KernelTable {                                                                                                   \
     #ns, ns::conv2d, ns::conv2d_backprop_input, ns::conv2d_backprop_filter, ns::batch_matmul, ns::binary,          \
-        ns::unary, ns::reduce, ns::batch_norm                                                                     \
+        ns::unary, ns::reduce, ns::batch_norm, ns::batch_norm_sums                                                               \
   }
 
 static const KernelTable scalar_table = LT_TABLE(scalar);
@@ -317,6 +323,48 @@ static void tile(const uint8_t* x, const long* shape, const long* reps, int rank
   };
   long tasks = (rows + rows_per_task - 1) / rows_per_task;
   if (total < 65536) for (long t = 0; t < tasks; t++) body(t, 0);
+  else parallel_for(tasks, body);
+}
+
+// Copies a box of `size` 4-byte elements from src (starting at src_begin, stepping src_step per
+// axis) to dst (dst_begin, dst_step). Slice, Pad and strided 1x1 pooling (and its gradient) are all
+// instances of this.
+static void copy_box(const uint32_t* src, const long* src_shape, const long* src_begin, const long* src_step,
+                     uint32_t* dst, const long* dst_shape, const long* dst_begin, const long* dst_step,
+                     const long* size, int rank) {
+  long src_strides[8], dst_strides[8];
+  src_strides[rank - 1] = dst_strides[rank - 1] = 1;
+  for (int d = rank - 2; d >= 0; d--) {
+    src_strides[d] = src_strides[d + 1] * src_shape[d + 1];
+    dst_strides[d] = dst_strides[d + 1] * dst_shape[d + 1];
+  }
+  long src_base = 0, dst_base = 0, rows = 1;
+  for (int d = 0; d < rank; d++) {
+    src_base += src_begin[d] * src_strides[d];
+    dst_base += dst_begin[d] * dst_strides[d];
+    if (d < rank - 1) rows *= size[d];
+    if (size[d] == 0) return;
+  }
+  const long inner = size[rank - 1];
+  const long src_inner_step = src_step[rank - 1], dst_inner_step = dst_step[rank - 1];
+  const long rows_per_task = std::max<long>(1, 16384 / inner);
+  auto body = [&](long task, int) {
+    long r0 = task * rows_per_task, r1 = std::min(rows, r0 + rows_per_task);
+    for (long r = r0; r < r1; r++) {
+      long rest = r, so = src_base, doff = dst_base;
+      for (int d = rank - 2; d >= 0; d--) {
+        long i = rest % size[d];
+        rest /= size[d];
+        so += i * src_step[d] * src_strides[d];
+        doff += i * dst_step[d] * dst_strides[d];
+      }
+      if (src_inner_step == 1 && dst_inner_step == 1) std::memcpy(dst + doff, src + so, sizeof(uint32_t) * inner);
+      else
+        for (long i = 0; i < inner; i++) dst[doff + i * dst_inner_step] = src[so + i * src_inner_step];
+    }
+  };
+  long tasks = (rows + rows_per_task - 1) / rows_per_task;
+  if (rows * inner < 65536) for (long t = 0; t < tasks; t++) body(t, 0);
   else parallel_for(tasks, body);
 }
 
@@ -440,9 +488,9 @@ static napi_value BatchMatMul(napi_env env, napi_callback_info info) {
   return undefined_value(env);
 }
 
-// binary(op, a, b, out, total, rowLength, aRowStride, aRowMod, aRun, bRowStride, bRowMod, bRun)
+// binary(op, a, b, out, total, rowLength, aRowStride, aRowMod, aRun, bRowStride, bRowMod, bRun, aRowDiv, bRowDiv)
 static napi_value Binary(napi_env env, napi_callback_info info) {
-  Arguments args(env, info, 12);
+  Arguments args(env, info, 14);
   int op = (int)args.integer(0);
   BinaryArgs p;
   p.a = args.floats(1);
@@ -456,6 +504,8 @@ static napi_value Binary(napi_env env, napi_callback_info info) {
   p.b_row_stride = args.integer(9);
   p.b_row_mod = std::max<long>(1, args.integer(10));
   p.b_run = args.number(11) != 0;
+  p.a_row_div = std::max<long>(1, args.integer(12));
+  p.b_row_div = std::max<long>(1, args.integer(13));
   if (args.failed) return nullptr;
   table()->binary(op, p);
   return undefined_value(env);
@@ -553,6 +603,44 @@ static napi_value Tile(napi_env env, napi_callback_info info) {
   return undefined_value(env);
 }
 
+// copyBox(src, dst, Int32Array[rank * 7]: srcShape, srcBegin, srcStep, dstShape, dstBegin, dstStep, size)
+static napi_value CopyBox(napi_env env, napi_callback_info info) {
+  Arguments args(env, info, 3);
+  auto* src = static_cast<uint32_t*>(args.array(0));
+  auto* dst = static_cast<uint32_t*>(args.array(1));
+  size_t length = 0;
+  napi_typedarray_type type;
+  args.array(2, &length, &type);
+  if (args.failed || length % 7 != 0 || length / 7 < 1 || length / 7 > 8) {
+    if (!args.failed) napi_throw_range_error(env, nullptr, "longtail native: copyBox rank must be 1..8");
+    return nullptr;
+  }
+  int rank = (int)(length / 7);
+  long p[56];
+  if (!read_longs(args, 2, p, rank * 7)) return nullptr;
+  copy_box(src, p, p + rank, p + 2 * rank, dst, p + 3 * rank, p + 4 * rank, p + 5 * rank, p + 6 * rank, rank);
+  return undefined_value(env);
+}
+
+// batchNormSums(x, dy, mean, channels, sumDy Float64Array, sumDyCentered Float64Array)
+static napi_value BatchNormSums(napi_env env, napi_callback_info info) {
+  Arguments args(env, info, 6);
+  size_t total = 0;
+  float* x = args.floats(0, &total);
+  float* dy = args.floats(1);
+  float* mean = args.floats(2);
+  long channels = args.integer(3);
+  auto* sum_dy = static_cast<double*>(args.array(4));
+  auto* sum_dy_centered = static_cast<double*>(args.array(5));
+  if (args.failed) return nullptr;
+  if (channels < 1 || (long)total % channels != 0) {
+    napi_throw_range_error(env, nullptr, "longtail native: batchNormSums channels must divide the size");
+    return nullptr;
+  }
+  table()->batch_norm_sums(x, dy, mean, (long)total / channels, channels, sum_dy, sum_dy_centered);
+  return undefined_value(env);
+}
+
 static const char* level_name(int level) { return level == 2 ? "avx512" : level == 1 ? "avx2" : "scalar"; }
 
 static napi_value make_string(napi_env env, const char* text) {
@@ -612,7 +700,22 @@ static napi_value SetNumThreads(napi_env env, napi_callback_info info) {
   return GetNumThreads(env, info);
 }
 
+// Fresh pages are expensive (a page fault per 4 KiB; tens of microseconds each in sandboxed VMs) and every
+// tfjs op allocates a new output ArrayBuffer through calloc. glibc serves blocks above 128 KiB..32 MiB with
+// a fresh mmap and unmaps them on free, so each tensor would fault in all its pages again. Keeping such
+// blocks on the heap and not trimming it lets freed tensor memory be reused. Disable with
+// LONGTAIL_MALLOC_TUNING=0.
+static void tune_allocator() {
+#if defined(__GLIBC__)
+  const char* setting = std::getenv("LONGTAIL_MALLOC_TUNING");
+  if (setting && std::string(setting) == "0") return;
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+#endif
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
+  tune_allocator();
   struct Entry {
     const char* name;
     napi_callback callback;
@@ -627,6 +730,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"batchNorm", BatchNorm},
       {"transpose", Transpose},
       {"tile", Tile},
+      {"copyBox", CopyBox},
+      {"batchNormSums", BatchNormSums},
       {"getSimdLevel", GetSimdLevel},
       {"getDetectedSimdLevel", GetDetectedSimdLevel},
       {"setSimdLevel", SetSimdLevel},

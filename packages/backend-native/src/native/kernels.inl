@@ -337,7 +337,10 @@ static inline vf binary_vector(vf a, vf b) {
   else if constexpr (OP == BIN_DIV) return a / b;
   else if constexpr (OP == BIN_MAX) return a > b ? a : b;
   else if constexpr (OP == BIN_MIN) return a < b ? a : b;
-  else { vf d = a - b; return d * d; }
+  else if constexpr (OP == BIN_RELU_GRAD) {
+    vf step = b > 0 ? splat(1.f) : (b != b ? b : vf{});  // tfjs: dy * step(x), NaN-preserving
+    return a * step;
+  } else { vf d = a - b; return d * d; }
 }
 template <int OP>
 static inline float binary_scalar(float a, float b) {
@@ -347,6 +350,7 @@ static inline float binary_scalar(float a, float b) {
   else if constexpr (OP == BIN_DIV) return a / b;
   else if constexpr (OP == BIN_MAX) return std::isnan(a) || std::isnan(b) ? NAN : (a > b ? a : b);
   else if constexpr (OP == BIN_MIN) return std::isnan(a) || std::isnan(b) ? NAN : (a < b ? a : b);
+  else if constexpr (OP == BIN_RELU_GRAD) return a * (b > 0 ? 1.f : (b != b ? b : 0.f));
   else { float d = a - b; return d * d; }
 }
 
@@ -376,8 +380,8 @@ static void binary_op(const BinaryArgs& p) {
     long r_end = std::min(rows, (task + 1) * rows_per_task);
     for (long r = task * rows_per_task; r < r_end; r++) {
       long start = r * p.row_length, length = std::min(p.row_length, p.total - start);
-      const float* a = p.a + (r % p.a_row_mod) * p.a_row_stride;
-      const float* b = p.b + (r % p.b_row_mod) * p.b_row_stride;
+      const float* a = p.a + ((r / p.a_row_div) % p.a_row_mod) * p.a_row_stride;
+      const float* b = p.b + ((r / p.b_row_div) % p.b_row_mod) * p.b_row_stride;
       float* out = p.out + start;
       if (p.a_run && p.b_run) binary_row<OP, true, true>(a, b, out, length);
       else if (p.a_run) binary_row<OP, true, false>(a, b, out, length);
@@ -397,6 +401,7 @@ static void binary(int op, const BinaryArgs& p) {
     case BIN_DIV: binary_op<BIN_DIV>(p); break;
     case BIN_MAX: binary_op<BIN_MAX>(p); break;
     case BIN_MIN: binary_op<BIN_MIN>(p); break;
+    case BIN_RELU_GRAD: binary_op<BIN_RELU_GRAD>(p); break;
     default: binary_op<BIN_SQUARED_DIFFERENCE>(p); break;
   }
 }
@@ -559,6 +564,47 @@ static void batch_norm(const float* x, long total, long channels, const float* m
   long tasks = (rows + rows_per_task - 1) / rows_per_task;
   if (total < 65536) for (long t = 0; t < tasks; t++) body(t, 0);
   else parallel_for(tasks, body);
+}
+
+// Per-channel sums for the batch-norm gradient in one pass over x and dy ([rows, channels]):
+// sum_dy[c] = sum dy, sum_dy_centered[c] = sum dy * (x - mean[c]). Accumulated in float over blocks
+// of rows, then in double.
+static void batch_norm_sums(const float* x, const float* dy, const float* mean, long rows, long channels,
+                            double* sum_dy, double* sum_dy_centered) {
+  const long rows_per_task = std::max<long>(16, 32768 / channels);
+  const long tasks = (rows + rows_per_task - 1) / rows_per_task;
+  std::vector<double> partial((size_t)tasks * 2 * channels);
+  auto body = [&](long task, int) {
+    long r0 = task * rows_per_task, r1 = std::min(rows, r0 + rows_per_task);
+    static thread_local std::vector<float> acc;
+    acc.assign((size_t)2 * channels, 0.f);
+    float* a_dy = acc.data();
+    float* a_dyc = acc.data() + channels;
+    for (long r = r0; r < r1; r++) {
+      const float* xr = x + r * channels;
+      const float* dr = dy + r * channels;
+      long c = 0;
+      for (; c + VW <= channels; c += VW) {
+        vf d = load(dr + c);
+        store(a_dy + c, load(a_dy + c) + d);
+        store(a_dyc + c, load(a_dyc + c) + d * (load(xr + c) - load(mean + c)));
+      }
+      for (; c < channels; c++) {
+        a_dy[c] += dr[c];
+        a_dyc[c] += dr[c] * (xr[c] - mean[c]);
+      }
+    }
+    double* dst = &partial[(size_t)task * 2 * channels];
+    for (long c = 0; c < 2 * channels; c++) dst[c] = acc[c];
+  };
+  if (rows * channels < 65536) for (long t = 0; t < tasks; t++) body(t, 0);
+  else parallel_for(tasks, body);
+  for (long c = 0; c < channels; c++) sum_dy[c] = sum_dy_centered[c] = 0;
+  for (long t = 0; t < tasks; t++)
+    for (long c = 0; c < channels; c++) {
+      sum_dy[c] += partial[(size_t)t * 2 * channels + c];
+      sum_dy_centered[c] += partial[(size_t)t * 2 * channels + channels + c];
+    }
 }
 
 }  // namespace LT_NS

@@ -1,0 +1,23 @@
+// Images/s of a ResNet-32 training step. Usage: node bench/step.mjs [batch=128] [steps=5] [backend=native]
+import * as tf from '@tensorflow/tfjs';
+import { registerNativeBackend } from '../dist/index.js';
+import { createResNet32, syntheticBatch } from './resnet32.mjs';
+
+const batch = Number(process.argv[2] ?? 128);
+const steps = Number(process.argv[3] ?? 5);
+const backendName = process.argv[4] ?? 'native';
+if (backendName === 'native') registerNativeBackend();
+await tf.setBackend(backendName);
+const model = createResNet32();
+const { x, labels } = syntheticBatch(batch);
+model.step(x, labels);
+const times = [];
+for (let s = 0; s < steps; s++) {
+  const started = performance.now();
+  const loss = model.step(x, labels);
+  times.push(performance.now() - started);
+  console.log(`step ${s}: ${times[s].toFixed(0)} ms loss ${loss.toFixed(4)} tensors ${tf.memory().numTensors} rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+}
+times.sort((p, q) => p - q);
+const median = times[Math.floor(times.length / 2)];
+console.log(JSON.stringify({ backend: backendName, batch, medianMs: Math.round(median), imagesPerSecond: +(batch / median * 1000).toFixed(1) }));
