@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { SeededRandom } from '@longtail/samplers';
+import { SeededRandom, createSampler } from '@longtail/samplers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DatasetError,
@@ -65,6 +65,17 @@ describe('batches over an in-memory set', () => {
     expect(a[0].images).not.toEqual(c[0].images);
     expect(a[0].images).not.toEqual(d[0].images);
     expect((await collect(batches(dataset, { order, batchSize: 16, transform, seed: 3, dropLast: true }))).length).toBe(3);
+  });
+
+  it('with a seeded sampler: the same seeds give the same order and the same batches', async () => {
+    const run = async (samplerSeed: number) => {
+      const sampler = createSampler('balanced', dataset.labels, { seed: samplerSeed });
+      return collect(batches(dataset, { order: sampler.sample(), batchSize: 16, transform, seed: 5 }));
+    };
+    const [a, b, c] = [await run(1), await run(1), await run(2)];
+    expect(a.map((x) => Array.from(x.indices))).toEqual(b.map((x) => Array.from(x.indices)));
+    expect(a.map((x) => x.images)).toEqual(b.map((x) => x.images));
+    expect(a.map((x) => Array.from(x.indices))).not.toEqual(c.map((x) => Array.from(x.indices)));
   });
 
   it('stops on break and resumes at a batch position with identical batches', async () => {
