@@ -34,7 +34,10 @@ export interface BatchOptions {
   startBatch?: number;
   /** Drop a final batch smaller than `batchSize`; default false. */
   dropLast?: boolean;
-  /** Images decoded at the same time (file-backed sets); default `max(2, os.availableParallelism())`. */
+  /**
+   * Images decoded at the same time (file-backed sets); default `max(4, os.availableParallelism())`. Decodes run on
+   * libuv's thread pool (4 threads unless `UV_THREADPOOL_SIZE` says otherwise).
+   */
   concurrency?: number;
   /** Batches prepared ahead of the consumer (file-backed sets); default 2. */
   prefetchBatches?: number;
@@ -112,7 +115,7 @@ export async function* batches(source: ImageSource, options: BatchOptions): Asyn
   if (typeof options.seed !== 'number' || !Number.isInteger(options.seed)) throw new TypeError(`seed must be an integer, got ${String(options.seed)}`);
   const epoch = requireNonNegativeInteger('epoch', options.epoch ?? 0);
   const startBatch = requireNonNegativeInteger('startBatch', options.startBatch ?? 0);
-  const concurrency = requirePositiveInteger('concurrency', options.concurrency ?? Math.max(2, availableParallelism()));
+  const concurrency = requirePositiveInteger('concurrency', options.concurrency ?? Math.max(4, availableParallelism()));
   const prefetchBatches = requirePositiveInteger('prefetchBatches', options.prefetchBatches ?? 2);
   const order = new Int32Array(options.order?.length ?? source.length);
   for (let i = 0; i < order.length; i++) {

@@ -57,6 +57,8 @@ describe.skipIf(!debianAvailable)('Fashion-MNIST from the Debian package dataset
     // Independent parse of the gzip file: images are the bytes after the 16-byte header, unchanged.
     const raw = gunzipSync(readFileSync(path.join(DEBIAN_FASHION_MNIST_DIRECTORY, 'train-images-idx3-ubyte.gz'))).subarray(16);
     expect(createHash('md5').update(train.images).digest('hex')).toBe(createHash('md5').update(raw).digest('hex'));
+    const rawLabels = gunzipSync(readFileSync(path.join(DEBIAN_FASHION_MNIST_DIRECTORY, 'train-labels-idx1-ubyte.gz'))).subarray(8);
+    expect(Array.from(train.labels)).toEqual(Array.from(rawLabels));
   });
 
   it('test: 10,000 images, 1,000 per class', async () => {
