@@ -7,5 +7,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'es2022',
-  external: [/^@tensorflow\//],
+  // import.meta.url in the CommonJS build (used to find the wasm binaries).
+  shims: true,
+  external: [/^@tensorflow\//, '@longtail/backend-native'],
 });

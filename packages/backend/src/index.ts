@@ -1,0 +1,18 @@
+export {
+  BACKEND_NAMES,
+  defaultBackendCandidates,
+  selectBackend,
+  summarizeAttempts,
+  type BackendAttempt,
+  type BackendCandidate,
+  type BackendLoader,
+  type BackendName,
+  type BackendSelection,
+  type LoadedBackend,
+  type SelectBackendOptions,
+} from './select-backend.js';
+export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './wasm/register.js';
+export { installedWasmPath, setUpWasmBackend, type WasmSetup } from './wasm/setup.js';
+export { conv2dBackpropFilterWasm, conv2dBackpropInputWasm } from './wasm/convolution.js';
+export { FUSED_BATCH_NORM_GRAD_KERNEL } from './wasm/batch-norm.js';
+export { BROADCAST_SCALE_KERNEL } from './wasm/memory-kernels.js';
