@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { FileImageDataset } from './dataset';
 import { DatasetError } from './errors';
+import { requireDirectory } from './splitFile';
 
 interface AnnotationFile {
   images?: { id?: unknown; file_name?: unknown }[];
@@ -19,6 +20,7 @@ export async function loadINaturalist2018(options: { annotationFile: string; roo
   const file = options.annotationFile;
   if (typeof file !== 'string' || file === '') throw new TypeError('annotationFile must be the path of train2018.json or val2018.json');
   if (typeof options.root !== 'string' || options.root === '') throw new TypeError('root must be the image root directory');
+  await requireDirectory(options.root, file);
   let json: AnnotationFile;
   try {
     json = JSON.parse(await readFile(file, 'utf8')) as AnnotationFile;

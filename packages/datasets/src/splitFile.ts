@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { FileImageDataset } from './dataset';
 import { DatasetError, requirePositiveInteger } from './errors';
@@ -27,7 +27,7 @@ export async function readSplitFile(file: string, options: { numClasses?: number
   } catch (error) {
     throw new DatasetError(`cannot read split file ${file}: ${(error as Error).message}`, { file, cause: error });
   }
-  const lines = text.split('\n');
+  const lines = text.replace(/^\uFEFF/, '').split('\n');
   const paths: string[] = [];
   const labels: number[] = [];
   const lineNumbers: number[] = [];
@@ -65,6 +65,7 @@ export async function loadSplitFileDataset(options: SplitFileDatasetOptions): Pr
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   if (typeof options.root !== 'string' || options.root === '') throw new TypeError('root must be the image root directory');
   const split = await readSplitFile(options.splitFile, { numClasses: options.numClasses });
+  await requireDirectory(options.root, options.splitFile);
   if (split.paths.length === 0) throw new DatasetError(`${options.splitFile}: the split file lists no images`, { file: options.splitFile });
   let maxLabel = 0;
   for (const label of split.labels) maxLabel = Math.max(maxLabel, label);
@@ -96,4 +97,10 @@ export function loadImageNetLT(options: { splitFile: string; root: string }): Pr
  */
 export function loadPlacesLT(options: { splitFile: string; root: string }): Promise<FileImageDataset> {
   return loadSplitFileDataset({ ...options, numClasses: 365 });
+}
+
+/** Fails early (instead of on every image) when the image root is wrong. */
+export async function requireDirectory(root: string, listFile: string): Promise<void> {
+  const isDirectory = await stat(root).then((info) => info.isDirectory(), () => false);
+  if (!isDirectory) throw new DatasetError(`image root ${path.resolve(root)} (for ${listFile}) is not a directory`, { file: listFile });
 }

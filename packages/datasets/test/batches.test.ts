@@ -270,6 +270,9 @@ describe('file-backed sets: JPEGs in the split-file layout', () => {
     writeFileSync(malformed, ['a.jpg 1', '', 'b.jpg one'].join('\r\n'));
     await expect(readSplitFile(malformed)).rejects.toThrow(/line 3: label "one" is not a non-negative integer/);
     await expect(readSplitFile(path.join(temp.directory, 'nope.txt'))).rejects.toThrow(/cannot read split file .*nope\.txt/);
+    await expect(loadSplitFileDataset({ splitFile: path.join(temp.directory, 'train.txt'), root: path.join(temp.directory, 'no-such-root') })).rejects.toThrow(/image root .*no-such-root \(for .*train\.txt\) is not a directory/);
+    writeFileSync(malformed, '\uFEFFa b.jpg 1\n');
+    expect((await readSplitFile(malformed)).paths).toEqual(['a b.jpg']);
   });
 
   it('iNaturalist 2018 JSON annotations: labels by image_id, class names, errors name the images[] entry', async () => {

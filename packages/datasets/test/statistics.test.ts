@@ -7,7 +7,7 @@ const splits = path.join(sharedDirectory, 'splits');
 
 describe.skipIf(!sharedAvailable)('class statistics of the real benchmark split files', () => {
   it('Places-LT train: 62,500 images, 365 classes, max 4980, min 5, 131 / 163 / 71 many / medium / few', async () => {
-    const dataset = await loadPlacesLT({ splitFile: path.join(splits, 'Places_LT_train.txt'), root: '/data/places365' });
+    const dataset = await loadPlacesLT({ splitFile: path.join(splits, 'Places_LT_train.txt'), root: sharedDirectory });
     expect(dataset.length).toBe(62500);
     expect(dataset.numClasses).toBe(365);
     const counts = classCounts(dataset.labels, dataset.numClasses);
@@ -18,11 +18,11 @@ describe.skipIf(!sharedAvailable)('class statistics of the real benchmark split 
     // Every class lands in exactly one group.
     expect([...groups.many, ...groups.medium, ...groups.few].sort((a, b) => a - b)).toEqual(Array.from({ length: 365 }, (_, i) => i));
     expect(dataset.paths[0]).toBe('data_256/a/airfield/00004851.jpg');
-    expect(dataset.filePath(0)).toBe(path.resolve('/data/places365/data_256/a/airfield/00004851.jpg'));
+    expect(dataset.filePath(0)).toBe(path.resolve(sharedDirectory, 'data_256/a/airfield/00004851.jpg'));
   });
 
   it('ImageNet-LT test: 50,000 images, 1000 balanced classes (50 each)', async () => {
-    const dataset = await loadImageNetLT({ splitFile: path.join(splits, 'ImageNet_LT_test.txt'), root: '/data/imagenet' });
+    const dataset = await loadImageNetLT({ splitFile: path.join(splits, 'ImageNet_LT_test.txt'), root: sharedDirectory });
     expect(dataset.length).toBe(50000);
     const counts = classCounts(dataset.labels, 1000);
     expect(new Set(counts)).toEqual(new Set([50]));
