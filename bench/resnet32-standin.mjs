@@ -63,9 +63,9 @@ function convBatchNorm(input, filters, strides) {
   return tf.layers.batchNormalization({ axis: -1, momentum: 0.9, epsilon: 1e-5 }).apply(convolved);
 }
 
-/** ResNet-32 for 32×32×3 input: 3 stages × 5 basic blocks (16, 32, 64 channels). */
-export function resnet32({ numClasses = 10 } = {}) {
-  const input = tf.input({ shape: [32, 32, 3] });
+/** ResNet-32 for inputSize×inputSize×3 input (default 32): 3 stages × 5 basic blocks (16, 32, 64 channels). */
+export function resnet32({ numClasses = 10, inputSize = 32 } = {}) {
+  const input = tf.input({ shape: [inputSize, inputSize, 3] });
   let x = tf.layers.reLU().apply(convBatchNorm(input, 16, 1));
   let channels = 16;
   for (const [stage, filters] of [16, 32, 64].entries()) {

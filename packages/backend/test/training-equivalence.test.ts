@@ -1,0 +1,140 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { setUpWasmBackend } from '../src/index.js';
+import { seededValues } from './helpers.js';
+
+// The benchmark's ResNet-32 definition (option-A shortcuts, layers batch norm, cosine head), 8×8 input and
+// batch 2 so five cpu-backend steps stay cheap.
+const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const standInPath = path.join(repositoryRoot, 'bench/resnet32-standin.mjs');
+const inputSize = 8;
+const batchSize = 2;
+const steps = 5;
+
+interface StandInModule {
+  resnet32(options: { numClasses?: number; inputSize?: number }): tf.LayersModel;
+}
+
+async function loadStandIn(): Promise<StandInModule> {
+  return (await import(/* @vite-ignore */ standInPath)) as StandInModule;
+}
+
+async function nativeOrSkipReason(): Promise<string | undefined> {
+  try {
+    const native = (await import(/* @vite-ignore */ '@longtail/backend-native')) as {
+      registerNativeBackend(): unknown;
+    };
+    native.registerNativeBackend();
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message.split('\n')[0] : String(error);
+  }
+}
+
+function trainingData(): { images: tf.Tensor4D; labels: tf.Tensor2D } {
+  const images = tf.tensor4d(seededValues(batchSize * inputSize * inputSize * 3, 7), [batchSize, inputSize, inputSize, 3]);
+  const labels = tf.oneHot(tf.tensor1d([3, 7], 'int32'), 10) as tf.Tensor2D;
+  return { images, labels };
+}
+
+async function losses(backend: string, initialWeights: Float32Array[], standIn: StandInModule): Promise<number[]> {
+  if (backend === 'wasm') await setUpWasmBackend();
+  else await tf.setBackend(backend);
+  const model = standIn.resnet32({ numClasses: 10, inputSize });
+  model.setWeights(model.getWeights().map((weight, index) => tf.tensor(initialWeights[index], weight.shape)));
+  const optimizer = tf.train.momentum(0.1, 0.9);
+  const { images, labels } = trainingData();
+  const result: number[] = [];
+  for (let step = 0; step < steps; step += 1) {
+    const loss = optimizer.minimize(
+      () => tf.losses.softmaxCrossEntropy(labels, tf.mul(model.apply(images, { training: true }) as tf.Tensor, 30)),
+      true,
+    ) as tf.Scalar;
+    result.push(loss.dataSync()[0]);
+    loss.dispose();
+  }
+  tf.dispose([images, labels]);
+  optimizer.dispose();
+  model.dispose();
+  return result;
+}
+
+describe('five ResNet-32 training steps from identical weights', () => {
+  it('give the same losses on cpu, wasm and native (native skipped when its addon is absent)', async () => {
+    const standIn = await loadStandIn();
+    await tf.setBackend('cpu');
+    const reference = standIn.resnet32({ numClasses: 10, inputSize });
+    const initialWeights = reference.getWeights().map((weight) => Float32Array.from(weight.dataSync()));
+    reference.dispose();
+
+    const cpuLosses = await losses('cpu', initialWeights, standIn);
+    // Training must actually move: otherwise equal losses would prove nothing.
+    expect(Math.abs(cpuLosses[steps - 1] - cpuLosses[0])).toBeGreaterThan(1e-3);
+
+    const nativeSkipReason = await nativeOrSkipReason();
+    if (nativeSkipReason === undefined) {
+      const nativeLosses = await losses('native', initialWeights, standIn);
+      for (let step = 0; step < steps; step += 1) {
+        expect(Math.abs(nativeLosses[step] - cpuLosses[step]), `native step ${step}`).toBeLessThanOrEqual(1e-3);
+      }
+    } else {
+      console.warn(`native backend skipped: ${nativeSkipReason}`);
+    }
+
+    const wasmLosses = await losses('wasm', initialWeights, standIn);
+    for (let step = 0; step < steps; step += 1) {
+      expect(Math.abs(wasmLosses[step] - cpuLosses[step]), `wasm step ${step}`).toBeLessThanOrEqual(1e-3);
+    }
+  }, 240_000);
+});
+
+describe('no leak over many training steps', () => {
+  async function stepMemory(backend: string, count: number): Promise<{ tensorGrowth: number; rssGrowthMiB: number }> {
+    const standIn = await loadStandIn();
+    if (backend === 'wasm') await setUpWasmBackend();
+    else await tf.setBackend(backend);
+    const model = standIn.resnet32({ numClasses: 10, inputSize });
+    const optimizer = tf.train.momentum(0.01, 0.9);
+    const { images, labels } = trainingData();
+    const step = () => {
+      const loss = optimizer.minimize(
+        () => tf.losses.softmaxCrossEntropy(labels, tf.mul(model.apply(images, { training: true }) as tf.Tensor, 30)),
+        true,
+      ) as tf.Scalar;
+      loss.dataSync();
+      loss.dispose();
+    };
+    // Warm-up: optimizer slots and kernel caches are created in the first steps.
+    for (let index = 0; index < 10; index += 1) step();
+    const tensorsBefore = tf.memory().numTensors;
+    const rssBefore = process.memoryUsage().rss;
+    for (let index = 0; index < count; index += 1) step();
+    const result = {
+      tensorGrowth: tf.memory().numTensors - tensorsBefore,
+      rssGrowthMiB: (process.memoryUsage().rss - rssBefore) / 2 ** 20,
+    };
+    tf.dispose([images, labels]);
+    optimizer.dispose();
+    model.dispose();
+    return result;
+  }
+
+  it('native backend: tensor count and RSS flat over 200 steps (skipped when the addon is absent)', async (context) => {
+    const skipReason = await nativeOrSkipReason();
+    if (skipReason !== undefined) {
+      console.warn(`native leak test skipped: ${skipReason}`);
+      context.skip();
+    }
+    const { tensorGrowth, rssGrowthMiB } = await stepMemory('native', 200);
+    expect(tensorGrowth).toBe(0);
+    // A leak of one activation per step would add > 200 × 8 KiB; allow allocator noise only.
+    expect(rssGrowthMiB).toBeLessThan(48);
+  }, 240_000);
+
+  it('wasm backend: tensor count flat and wasm heap bounded over 50 steps', async () => {
+    const { tensorGrowth } = await stepMemory('wasm', 50);
+    expect(tensorGrowth).toBe(0);
+  }, 240_000);
+});
