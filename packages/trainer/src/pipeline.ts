@@ -8,6 +8,7 @@ import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import * as losses from '@longtail/gcl-loss';
 import * as samplers from '@longtail/samplers';
+import { batchCount, batches } from '@longtail/datasets';
 import { SeededRandom } from '@longtail/samplers';
 import type { LossConfig, RunConfig, WeightingRule } from './config';
 import { loadCheckpoint, removeStaleTemporaryFiles, saveCheckpoint } from './checkpoint';
@@ -128,12 +129,11 @@ export function makeLoss(loss: LossConfig, counts: number[], stage: 1 | 2): { fn
 
 /** Scores the whole test set and evaluates them. */
 export async function evaluateModel(model: tf.LayersModel, data: TrainingData, counts: number[], config: RunConfig): Promise<EvaluationResult> {
-  const datasets: any = await import('@longtail/datasets');
   const n = data.test.length;
   const logits = new Float32Array(n * data.numClasses);
   const labels = new Int32Array(n);
   let offset = 0;
-  for await (const batch of datasets.batches(data.test, { batchSize: config.evaluation.batchSize, transform: data.evalTransform, seed: config.seed })) {
+  for await (const batch of batches(data.test, { batchSize: config.evaluation.batchSize, transform: data.evalTransform, seed: config.seed })) {
     const scores = tf.tidy(() => featuresAndLogits(model, tf.tensor4d(batch.images, batch.shape), false).logits);
     logits.set(scores.dataSync() as Float32Array, offset * data.numClasses);
     scores.dispose();
@@ -275,7 +275,6 @@ interface StageContext {
 
 async function runStage(stage: 1 | 2, context: StageContext): Promise<{ best?: EvaluationResult; stopped: boolean }> {
   const { config, model, data, counts, metrics, progress, outputDir, file } = context;
-  const datasets: any = await import('@longtail/datasets');
   const settings = stage === 1 ? config.stage1 : config.stage2;
   const epochs = settings.epochs;
   const samplerRule = stage === 1 ? config.stage1.sampler : config.stage2.sampler;
@@ -321,7 +320,7 @@ async function runStage(stage: 1 | 2, context: StageContext): Promise<{ best?: E
   const batchSize = settings.batchSize;
   for (let epoch = startEpoch; epoch < epochs; epoch++) {
     const order = sampler.sample();
-    const steps = datasets.batchCount(order.length, batchSize);
+    const steps = batchCount(order.length, batchSize);
     progress.startEpoch(`stage ${stage} epoch ${epoch + 1}/${epochs}`, steps);
     const started = performance.now();
     let images = 0;
@@ -330,7 +329,7 @@ async function runStage(stage: 1 | 2, context: StageContext): Promise<{ best?: E
     let step = 0;
     let lr = 0;
     const weight = drwWeight && epoch >= (config.stage1.drw.epoch as number) ? drwWeight : baseWeight;
-    for await (const batch of datasets.batches(data.train, { order, batchSize, transform: data.trainTransform, seed: config.seed, epoch: stage * 100_000 + epoch })) {
+    for await (const batch of batches(data.train, { order, batchSize, transform: data.trainTransform, seed: config.seed, epoch: stage * 100_000 + epoch })) {
       if (stage === 1) {
         const schedule = config.stage1.schedule;
         // A fractional (compressed) warm-up ramps per step; an integer one per epoch as the official code.

@@ -5,7 +5,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
+const here = path.dirname(fileURLToPath(import.meta.url));
+const cli = path.join(here, '..', 'dist', 'cli.js');
+const shared = process.env.LONGTAIL_SHARED ?? path.resolve(here, '../../../../shared');
 
 function run(args: string[], cwd = tmpdir()) {
   const result = spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
@@ -62,10 +64,44 @@ describe.skipIf(!existsSync(cli))('longtail CLI (built dist/cli.js)', () => {
     expect(config.backend).toBe('cpu');
   });
 
-  it('exits 1 with a readable error when a run fails (data set not wired)', () => {
+  it('exits 1 with a readable error when a run fails (missing annotation file)', () => {
     const directory = mkdtempSync(path.join(tmpdir(), 'longtail-cli-'));
     const result = run(['info', '--data.dataset', 'inaturalist2018', '--data.root', directory], directory);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^longtail: error: data\.dataset "inaturalist2018" is not wired into the trainer yet/);
+    expect(result.stderr).toMatch(/^longtail: error: cannot read annotation file .*train2018\.json/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('info prints the Fashion-MNIST-LT class counts and the many/medium/few split', () => {
+    const result = run(['info', '--data.dataset', 'fashion-mnist-lt', '--backend', 'cpu']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/10 classes, 14886 training images, 10000 test images, imbalance ratio 100\.0/);
+    expect(result.stdout).toMatch(/many \(> 100\): 8 classes, medium: 2, few \(< 20\): 0/);
+    // ⌊6000 · 0.01^(i/9)⌋ per class; the two rarest classes are medium-shot.
+    const rows = result.stdout.split('\n').filter((line) => /^\s+\d+\s/.test(line));
+    expect(rows.map((line) => Number(line.trim().split(/\s{2,}/)[2]))).toEqual([6000, 3596, 2156, 1292, 774, 464, 278, 166, 100, 60]);
+    expect(rows[9]).toMatch(/Ankle boot\s+60\s+medium/);
+    const json = JSON.parse(run(['info', '--data.dataset', 'fashion-mnist-lt', '--json']).stdout);
+    expect(json.many).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(json.medium).toEqual([8, 9]);
+    expect(json.few).toEqual([]);
+  });
+
+  it.skipIf(!existsSync(path.join(shared, 'splits', 'Places_LT_train.txt')))('info reads the real Places-LT split files', () => {
+    const result = run([
+      'info', '--json', '--data.dataset', 'places-lt', '--data.root', tmpdir(),
+      '--data.trainSplit', path.join(shared, 'splits', 'Places_LT_train.txt'),
+      '--data.testSplit', path.join(shared, 'splits', 'Places_LT_test.txt'),
+    ]);
+    expect(result.stderr).toBe('');
+    const info = JSON.parse(result.stdout);
+    expect(info.numClasses).toBe(365);
+    expect(info.trainImages).toBe(62_500);
+    expect(info.testImages).toBe(36_500);
+    expect(Math.max(...info.counts)).toBe(4980);
+    expect(Math.min(...info.counts)).toBe(5);
+    expect(info.many.length + info.medium.length + info.few.length).toBe(365);
+    expect(info.few.length).toBeGreaterThan(0);
   });
 });
