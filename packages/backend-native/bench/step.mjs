@@ -14,9 +14,12 @@ model.step(x, labels);
 const times = [];
 for (let s = 0; s < steps; s++) {
   const started = performance.now();
+  const cpu = process.cpuUsage();
+  const faults = process.resourceUsage().minorPageFault;
   const loss = model.step(x, labels);
   times.push(performance.now() - started);
-  console.log(`step ${s}: ${times[s].toFixed(0)} ms loss ${loss.toFixed(4)} tensors ${tf.memory().numTensors} rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
+  const used = process.cpuUsage(cpu);
+  console.log(`step ${s}: ${times[s].toFixed(0)} ms (cpu ${((used.user + used.system) / 1000).toFixed(0)} ms, sys ${(used.system / 1000).toFixed(0)} ms, ${process.resourceUsage().minorPageFault - faults} page faults) loss ${loss.toFixed(4)} tensors ${tf.memory().numTensors} rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
 }
 times.sort((p, q) => p - q);
 const median = times[Math.floor(times.length / 2)];

@@ -4,7 +4,7 @@ import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 import { loadNativeAddon, type SimdLevel } from './addon.js';
 import { installNativeGradients } from './gradients.js';
-import { makeKernelFunction, nativeKernelNames } from './kernels.js';
+import { makeKernelFunction, nativeKernelNames, type KernelCallCount } from './kernels.js';
 
 export {
   isNativeAvailable,
@@ -14,7 +14,7 @@ export {
   type NativeAddon,
   type SimdLevel,
 } from './addon.js';
-export { nativeKernelNames } from './kernels.js';
+export { nativeKernelNames, type KernelCallCount } from './kernels.js';
 
 /** The tfjs backend name this package registers. */
 export const NATIVE_BACKEND_NAME = 'native';
@@ -27,7 +27,7 @@ export interface RegisterNativeBackendOptions {
   threads?: number;
   /** Force a lower SIMD level than detected (default: the best the CPU supports, or `LONGTAIL_SIMD`). */
   simdLevel?: SimdLevel;
-  /** Count native vs fallback calls per kernel (see {@link getKernelCallCounts}); default false. */
+  /** Count native vs fallback calls and CPU time per kernel (see {@link getKernelCallCounts}); default false. */
   countCalls?: boolean;
   /**
    * Replace the Relu, Mean and FusedBatchNorm gradients by versions that use one fused native kernel
@@ -48,7 +48,7 @@ export interface NativeBackendInfo {
   cpuKernels: number;
 }
 
-const callCounts = new Map<string, { native: number; fallback: number }>();
+const callCounts = new Map<string, KernelCallCount>();
 let registered: NativeBackendInfo | undefined;
 
 /**
@@ -145,7 +145,12 @@ export function setNumThreads(threads: number): number {
   return loadNativeAddon().setNumThreads(threads);
 }
 
-/** Native/fallback call counts per kernel, collected when registered with `countCalls: true`. */
-export function getKernelCallCounts(): Record<string, { native: number; fallback: number }> {
-  return Object.fromEntries(callCounts);
+/** Native/fallback call counts and CPU time per kernel, collected when registered with `countCalls: true`. */
+export function getKernelCallCounts(): Record<string, KernelCallCount> {
+  return Object.fromEntries([...callCounts].map(([name, count]) => [name, { ...count }]));
+}
+
+/** Clears the counts of {@link getKernelCallCounts}. */
+export function resetKernelCallCounts(): void {
+  callCounts.clear();
 }

@@ -36,6 +36,14 @@ function sizeOf(shape: readonly number[]): number {
   return util.sizeFromShape(shape as number[]);
 }
 
+/**
+ * An output array (the kernels write every element). Plain JS memory: an uninitialized pool of external
+ * ArrayBuffers was tried and dropped, because Node never ran their finalizers and memory grew without bound.
+ */
+function floats(_addon: NativeAddon, count: number): Float32Array {
+  return new Float32Array(count);
+}
+
 function output(backend: MathBackendCPU, shape: number[], values: Float32Array): TensorInfo {
   return backend.makeTensorInfo(shape, 'float32', values);
 }
@@ -97,7 +105,7 @@ const conv2D: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) =>
   if (!x || !filter) return undefined;
   const convolution = convolutionInfo(inputs.x!.shape, inputs.filter!.shape, attrs, attrs.dilations as [number, number]);
   if (!convolution) return undefined;
-  const out = new Float32Array(sizeOf(convolution.info.outShape));
+  const out = floats(addon, sizeOf(convolution.info.outShape));
   addon.conv2d(x, filter, null, out, convolution.shape, 0);
   return output(backend, convolution.info.outShape, out);
 };
@@ -116,7 +124,7 @@ const fusedConv2D: NativeImplementation = ({ inputs, backend, attrs = {} }, addo
     if (!vector) return undefined;
     bias = vector;
   }
-  const out = new Float32Array(sizeOf(convolution.info.outShape));
+  const out = floats(addon, sizeOf(convolution.info.outShape));
   addon.conv2d(x, filter, bias, out, convolution.shape, relu ? 1 : 0);
   return output(backend, convolution.info.outShape, out);
 };
@@ -127,7 +135,7 @@ const conv2DBackpropInput: NativeImplementation = ({ inputs, backend, attrs = {}
   if (!dy || !filter) return undefined;
   const convolution = convolutionInfo(attrs.inputShape as number[], inputs.filter!.shape, attrs, 1);
   if (!convolution) return undefined;
-  const dx = new Float32Array(sizeOf(convolution.info.inShape));
+  const dx = floats(addon, sizeOf(convolution.info.inShape));
   addon.conv2dBackpropInput(dy, filter, dx, convolution.shape);
   return output(backend, convolution.info.inShape, dx);
 };
@@ -139,7 +147,7 @@ const conv2DBackpropFilter: NativeImplementation = ({ inputs, backend, attrs = {
   const filterShape = attrs.filterShape as number[];
   const convolution = convolutionInfo(inputs.x!.shape, filterShape, attrs, 1);
   if (!convolution) return undefined;
-  const dw = new Float32Array(sizeOf(filterShape));
+  const dw = floats(addon, sizeOf(filterShape));
   addon.conv2dBackpropFilter(x, dy, dw, convolution.shape);
   return output(backend, [...filterShape], dw);
 };
@@ -186,7 +194,7 @@ function matMul(args: KernelArguments, addon: NativeAddon, fused: boolean): Tens
     }
   }
   const outShape = [...batchShape, m, n];
-  const out = new Float32Array(sizeOf(outShape));
+  const out = floats(addon, sizeOf(outShape));
   if (out.length === 0) return undefined;
   addon.batchMatMul(
     a, b, bias, out, batch, m, n, k,
@@ -269,7 +277,7 @@ function binaryNative(
       walk.modulus = rows;
     }
   }
-  const out = new Float32Array(total);
+  const out = floats(addon, total);
   addon.binary(
     code, a, b, out, total, rowLength,
     aWalk.stride, aWalk.modulus, aWalk.run ? 1 : 0,
@@ -294,7 +302,7 @@ function unaryKernel(code: number): NativeImplementation {
   return ({ inputs, backend, attrs = {} }, addon) => {
     const x = float32Values(backend, inputs.x);
     if (!x || x.length === 0) return undefined;
-    const out = new Float32Array(x.length);
+    const out = floats(addon, x.length);
     const alpha = code === UnaryCode.Step ? Number(attrs.alpha ?? 0) : 0;
     addon.unary(code, x, out, alpha);
     return output(backend, [...inputs.x!.shape], out);
@@ -323,7 +331,7 @@ function reduceKernel(code: number): NativeImplementation {
     const outShape = keepDims
       ? shape.map((dimension, axis) => (axis >= first && axis <= last ? 1 : dimension))
       : shape.filter((_, axis) => axis < first || axis > last);
-    const out = new Float32Array(outer * inner);
+    const out = floats(addon, outer * inner);
     addon.reduce(code, x, out, outer, reduced, inner);
     return output(backend, outShape, out);
   };
@@ -355,7 +363,7 @@ const fusedBatchNorm: NativeImplementation = ({ inputs, backend, attrs = {} }, a
   }
   if (![inputs.mean, inputs.variance, inputs.offset, inputs.scale].every(fits)) return undefined;
   const epsilon = Number(attrs.varianceEpsilon ?? 0.001);
-  const out = new Float32Array(x.length);
+  const out = floats(addon, x.length);
   addon.batchNorm(x, mean, variance, offset, scale, epsilon, channels, out);
   return output(backend, [...shape], out);
 };
@@ -366,7 +374,7 @@ const transpose: NativeImplementation = ({ inputs, backend, attrs = {} }, addon)
   if (!x || !shape || x.length === 0 || shape.length > 8) return undefined;
   const perm = attrs.perm as number[];
   const outShape = perm.map((axis) => shape[axis]);
-  const out = new Float32Array(x.length);
+  const out = floats(addon, x.length);
   addon.transpose(x, out, Int32Array.from(shape), Int32Array.from(perm));
   return output(backend, outShape, out);
 };
@@ -382,7 +390,7 @@ const tile: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
   const outShape = shape.map((dimension, axis) => dimension * reps[axis]);
   const total = sizeOf(outShape);
   if (total === 0) return undefined;
-  const out = input.dtype === 'float32' ? new Float32Array(total) : new Int32Array(total);
+  const out = input.dtype === 'float32' ? floats(addon, total) : new Int32Array(total);
   addon.tile(values, out, Int32Array.from(shape), Int32Array.from(reps));
   return backend.makeTensorInfo(outShape, input.dtype, out);
 };
@@ -414,7 +422,7 @@ const slice: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => 
   if (slice_util.isSliceContinous(x.shape, begin, size) || sizeOf(size) === 0) return undefined;
   slice_util.assertParamsValid(x as never, begin, size);
   const ones = x.shape.map(() => 1);
-  const out = x.dtype === 'float32' ? new Float32Array(sizeOf(size)) : new Int32Array(sizeOf(size));
+  const out = x.dtype === 'float32' ? floats(addon, sizeOf(size)) : new Int32Array(sizeOf(size));
   copyBox(addon, values, x.shape, begin, ones, out, size, x.shape.map(() => 0), ones, size);
   return backend.makeTensorInfo(size, x.dtype, out);
 };
@@ -452,7 +460,7 @@ const avgPool: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) =
   if (!x || inputs.x!.shape.length !== 4) return undefined;
   const info = pointPoolInfo(inputs.x!.shape, attrs);
   if (!info) return undefined;
-  const out = new Float32Array(sizeOf(info.outShape));
+  const out = floats(addon, sizeOf(info.outShape));
   copyBox(addon, x, info.inShape, [0, 0, 0, 0], [1, info.strideHeight, info.strideWidth, 1],
     out, info.outShape, [0, 0, 0, 0], [1, 1, 1, 1], info.outShape);
   return output(backend, info.outShape, out);
@@ -597,19 +605,36 @@ export function makeKernelFunction(
   name: string,
   cpuKernel: KernelConfig | undefined,
   addon: NativeAddon,
-  counters?: Map<string, { native: number; fallback: number }>,
+  counters?: Map<string, KernelCallCount>,
 ): KernelFunc {
   const implementation = nativeImplementations[name];
-  return ((args: KernelArguments) => {
+  const run = (args: KernelArguments) => {
     const result = implementation(args, addon);
     if (counters) {
-      const entry = counters.get(name) ?? { native: 0, fallback: 0 };
+      const entry = counters.get(name) ?? { native: 0, fallback: 0, cpuMicroseconds: 0 };
       if (result) entry.native++;
       else entry.fallback++;
       counters.set(name, entry);
     }
     if (result) return result;
     if (!cpuKernel) throw new Error(`@longtail/backend-native: no cpu kernel '${name}' to fall back to`);
-    return cpuKernel.kernelFunc(args as never);
+    return cpuKernel.kernelFunc(args as never) as TensorInfo;
+  };
+  if (!counters) return run as unknown as KernelFunc;
+  // Profiling: process CPU time (all threads) per kernel, robust to a loaded machine.
+  return ((args: KernelArguments) => {
+    const before = process.cpuUsage();
+    const result = run(args);
+    const used = process.cpuUsage(before);
+    counters.get(name)!.cpuMicroseconds += used.user + used.system;
+    return result;
   }) as unknown as KernelFunc;
+}
+
+/** Calls of one kernel on the native backend (collected with `countCalls`). */
+export interface KernelCallCount {
+  native: number;
+  fallback: number;
+  /** Process CPU time spent in the kernel, all threads. */
+  cpuMicroseconds: number;
 }

@@ -14,13 +14,22 @@ typedef float vfu __attribute__((vector_size(LT_VW * 4), aligned(4)));
 
 static inline vf load(const float* p) { return *reinterpret_cast<const vfu*>(p); }
 static inline void store(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
-static inline vf splat(float s) { return vf{} + s; }
+// s - 0 is exactly s for every float (0 + s is not, for s = -0), so this folds to a plain broadcast.
+static inline vf splat(float s) { return s - vf{}; }
 static inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 
 // ---------------------------------------------------------------------------------------------
-// GEMM: C[M x N] (=|+=) A[M x K] * B[K x N] (+ bias[N]) (relu). A and B row-major with leading
-// dimensions lda/ldb; no packing: A elements are broadcast straight from their rows and B rows are
-// loaded as NV vectors, which is cheap when N (the channel count) is small, as in ResNet-32.
+// GEMM: C[M x N] (=|+=) A[M x K] * B[K x N] (+ bias[N]) (relu).
+//
+// A is "k-blocked": panel p holds K-columns [p*KC, p*KC + KC) of every row, each row as KC consecutive
+// floats, so the microkernel reads row i of a panel at a constant offset i*KC and every A element is
+// one broadcast-FMA memory operand. Building that layout is a cheap contiguous copy (im2col writes it
+// directly). B is read in place, row-major, as NV vectors per k; its rows up to the padded K must be
+// zero-filled by the caller. Rows of A are padded (zeros) to a multiple of ROW_ALIGN.
+
+constexpr long KC = 16;
+constexpr long ROW_ALIGN = 24;  // a multiple of every tile height used below
+static inline long round_up(long value, long multiple) { return (value + multiple - 1) / multiple * multiple; }
 
 struct Epilogue {
   bool accumulate;    // C += result instead of C = result
@@ -28,24 +37,29 @@ struct Epilogue {
   bool relu;
 };
 
-// One MR x (NV*VW) tile over the whole K. A rows/B columns must be fully readable (callers pad).
 template <int MR, int NV>
-static inline void micro_kernel(long K, const float* __restrict A, long lda, const float* __restrict B, long ldb,
-                                float* __restrict C, long ldc, int rows, int cols, const Epilogue& epilogue) {
+static inline void micro_kernel(long k_panels, const float* __restrict A, long a_panel_stride,
+                                const float* __restrict B, long ldb, float* __restrict C, long ldc, int rows,
+                                int cols, const Epilogue& epilogue) {
   vf acc[MR][NV];
 #pragma GCC unroll 32
   for (int i = 0; i < MR; i++)
 #pragma GCC unroll 8
     for (int j = 0; j < NV; j++) acc[i][j] = vf{};
-  for (long k = 0; k < K; k++) {
-    vf b[NV];
+  for (long p = 0; p < k_panels; p++) {
+    const float* a = A + p * a_panel_stride;
+    const float* b = B + p * KC * ldb;
+#pragma GCC unroll 16
+    for (int kk = 0; kk < KC; kk++) {
+      vf bv[NV];
 #pragma GCC unroll 8
-    for (int j = 0; j < NV; j++) b[j] = load(B + k * ldb + j * VW);
+      for (int j = 0; j < NV; j++) bv[j] = load(b + kk * ldb + j * VW);
 #pragma GCC unroll 32
-    for (int i = 0; i < MR; i++) {
-      vf a = splat(A[i * lda + k]);
+      for (int i = 0; i < MR; i++) {
+        vf av = splat(a[i * KC + kk]);
 #pragma GCC unroll 8
-      for (int j = 0; j < NV; j++) acc[i][j] += a * b[j];
+        for (int j = 0; j < NV; j++) acc[i][j] += av * bv[j];
+      }
     }
   }
   if (rows == MR && cols == NV * VW) {
@@ -53,12 +67,12 @@ static inline void micro_kernel(long K, const float* __restrict A, long lda, con
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 8
       for (int j = 0; j < NV; j++) {
-        float* p = C + i * ldc + j * VW;
+        float* c = C + i * ldc + j * VW;
         vf v = acc[i][j];
-        if (epilogue.accumulate) v += load(p);
+        if (epilogue.accumulate) v += load(c);
         if (epilogue.bias) v += load(epilogue.bias + j * VW);
         if (epilogue.relu) v = vmax(v, vf{});
-        store(p, v);
+        store(c, v);
       }
     return;
   }
@@ -68,19 +82,20 @@ static inline void micro_kernel(long K, const float* __restrict A, long lda, con
   for (int i = 0; i < rows; i++)
     for (int j = 0; j < cols; j++) {
       float v = tile[i][j];
-      float* p = C + i * ldc + j;
-      if (epilogue.accumulate) v += *p;
+      float* c = C + i * ldc + j;
+      if (epilogue.accumulate) v += *c;
       if (epilogue.bias) v += epilogue.bias[j];
       if (epilogue.relu) v = v > 0.f ? v : 0.f;
-      *p = v;
+      *c = v;
     }
 }
 
 template <int MR, int NV>
-static void gemm_tiles(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                       const Epilogue& epilogue) {
+static void gemm_tiles(long M, long N, long k_panels, const float* A, long a_panel_stride, const float* B, long ldb,
+                       float* C, long ldc, const Epilogue& epilogue) {
   constexpr int NR = NV * VW;
-  static thread_local std::vector<float> b_tail, a_tail, bias_tail;
+  static thread_local std::vector<float> b_tail, bias_tail;
+  const long K = k_panels * KC;
   for (long j0 = 0; j0 < N; j0 += NR) {
     int cols = (int)std::min<long>(NR, N - j0);
     const float* panel = B + j0;
@@ -88,38 +103,35 @@ static void gemm_tiles(long M, long N, long K, const float* A, long lda, const f
     Epilogue panel_epilogue = epilogue;
     if (epilogue.bias) panel_epilogue.bias = epilogue.bias + j0;
     if (cols < NR) {
-      // Copy the ragged last column panel into a zero-padded buffer so full vectors can be loaded.
+      // The ragged last column panel is copied zero-padded so that full vectors can be loaded.
       b_tail.assign((size_t)K * NR, 0.f);
-      for (long k = 0; k < K; k++) std::memcpy(&b_tail[k * NR], B + k * ldb + j0, sizeof(float) * cols);
+      for (long k = 0; k < K; k++)
+        for (int j = 0; j < cols; j++) b_tail[k * NR + j] = B[k * ldb + j0 + j];
       panel = b_tail.data();
       panel_ld = NR;
       if (epilogue.bias) {
         bias_tail.assign(NR, 0.f);
-        std::memcpy(bias_tail.data(), epilogue.bias + j0, sizeof(float) * cols);
+        for (int j = 0; j < cols; j++) bias_tail[j] = epilogue.bias[j0 + j];
         panel_epilogue.bias = bias_tail.data();
       }
     }
-    long i0 = 0;
-    for (; i0 + MR <= M; i0 += MR)
-      micro_kernel<MR, NV>(K, A + i0 * lda, lda, panel, panel_ld, C + i0 * ldc + j0, ldc, MR, cols, panel_epilogue);
-    if (i0 < M) {
-      int rows = (int)(M - i0);
-      a_tail.assign((size_t)MR * K, 0.f);
-      for (int i = 0; i < rows; i++) std::memcpy(&a_tail[i * K], A + (i0 + i) * lda, sizeof(float) * K);
-      micro_kernel<MR, NV>(K, a_tail.data(), K, panel, panel_ld, C + i0 * ldc + j0, ldc, rows, cols, panel_epilogue);
+    for (long i0 = 0; i0 < M; i0 += MR) {
+      int rows = (int)std::min<long>(MR, M - i0);
+      micro_kernel<MR, NV>(k_panels, A + i0 * KC, a_panel_stride, panel, panel_ld, C + i0 * ldc + j0, ldc, rows, cols,
+                           panel_epilogue);
     }
   }
 }
 
-// Register-tile shapes (rows x vectors) that use LT_ACC accumulators; picked per call to minimize
-// the padded work, so channel counts such as 16, 48, 144 or 576 waste little.
+// Register-tile shapes (rows x vectors) using LT_ACC accumulators; picked per call to minimize the
+// padded work, so channel counts such as 16, 48, 144 or 576 waste little.
 static int pick_tile(long M, long N) {
   static const int shapes[4][2] = {{LT_ACC, 1}, {LT_ACC / 2, 2}, {LT_ACC / 3, 3}, {LT_ACC / 4, 4}};
   int best = 0;
   double best_cost = 1e300;
   for (int s = 0; s < 4; s++) {
     long mr = shapes[s][0], nr = (long)shapes[s][1] * VW;
-    double padded = (double)((M + mr - 1) / mr * mr) * (double)((N + nr - 1) / nr * nr);
+    double padded = (double)round_up(M, mr) * (double)round_up(N, nr);
     // Loads per FMA favour wide tiles when the padding is equal.
     double loads = (double)(mr + shapes[s][1]) / (double)(mr * shapes[s][1]);
     double cost = padded * (1.0 + 0.25 * loads);
@@ -128,28 +140,47 @@ static int pick_tile(long M, long N) {
   return best;
 }
 
-static void gemm(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                 const Epilogue& epilogue) {
+static void gemm(long M, long N, long k_panels, const float* A, long a_panel_stride, const float* B, long ldb,
+                 float* C, long ldc, const Epilogue& epilogue) {
   if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    for (long i = 0; i < M; i++)
-      for (long j = 0; j < N; j++) {
-        float v = epilogue.accumulate ? C[i * ldc + j] : 0.f;
-        if (epilogue.bias) v += epilogue.bias[j];
-        if (epilogue.relu) v = v > 0.f ? v : 0.f;
-        C[i * ldc + j] = v;
-      }
-    return;
-  }
   switch (pick_tile(M, N)) {
-    case 0: gemm_tiles<LT_ACC, 1>(M, N, K, A, lda, B, ldb, C, ldc, epilogue); break;
-    case 1: gemm_tiles<LT_ACC / 2, 2>(M, N, K, A, lda, B, ldb, C, ldc, epilogue); break;
-    case 2: gemm_tiles<LT_ACC / 3, 3>(M, N, K, A, lda, B, ldb, C, ldc, epilogue); break;
-    default: gemm_tiles<LT_ACC / 4, 4>(M, N, K, A, lda, B, ldb, C, ldc, epilogue); break;
+    case 0: gemm_tiles<LT_ACC, 1>(M, N, k_panels, A, a_panel_stride, B, ldb, C, ldc, epilogue); break;
+    case 1: gemm_tiles<LT_ACC / 2, 2>(M, N, k_panels, A, a_panel_stride, B, ldb, C, ldc, epilogue); break;
+    case 2: gemm_tiles<LT_ACC / 3, 3>(M, N, k_panels, A, a_panel_stride, B, ldb, C, ldc, epilogue); break;
+    default: gemm_tiles<LT_ACC / 4, 4>(M, N, k_panels, A, a_panel_stride, B, ldb, C, ldc, epilogue); break;
   }
 }
 
-// Rows per work item so that an im2col block stays in L2 and the tile height divides it.
+// Copies rows x K of a row-major matrix into the k-blocked layout (zero padding to whole panels and to
+// a multiple of ROW_ALIGN rows). Returns the panel stride.
+static long pack_rows(const float* src, long lda, long rows, long K, float* dst) {
+  const long padded_rows = round_up(rows, ROW_ALIGN), panels = (K + KC - 1) / KC, stride = padded_rows * KC;
+  for (long p = 0; p < panels; p++) {
+    float* panel = dst + p * stride;
+    const long k0 = p * KC, width = std::min(KC, K - k0);
+    for (long r = 0; r < rows; r++) {
+      const float* s = src + r * lda + k0;
+      float* d = panel + r * KC;
+      if (width == KC) {
+        for (long kk = 0; kk < KC; kk++) d[kk] = s[kk];
+      } else {
+        for (long kk = 0; kk < KC; kk++) d[kk] = kk < width ? s[kk] : 0.f;
+      }
+    }
+    std::memset(panel + rows * KC, 0, sizeof(float) * (padded_rows - rows) * KC);
+  }
+  return stride;
+}
+
+// Copy of a K x N row-major matrix with rows zero-padded to a multiple of KC (B operands).
+static const float* pad_k_rows(const float* B, long K, long N, std::vector<float>& storage) {
+  if (K % KC == 0) return B;
+  storage.assign((size_t)round_up(K, KC) * N, 0.f);
+  std::memcpy(storage.data(), B, sizeof(float) * K * N);
+  return storage.data();
+}
+
+// Rows per work item so that an im2col block stays in L2; a multiple of 48 (ROW_ALIGN and KC).
 static long block_rows(long K) {
   long rows = 98304 / std::max<long>(K, 1);
   rows = std::max<long>(48, std::min<long>(rows, 480));
@@ -159,7 +190,41 @@ static long block_rows(long K) {
 // ---------------------------------------------------------------------------------------------
 // Convolutions (NHWC). im2col row m = (n, oh, ow); column k = (kh, kw, ci).
 
-static void im2col_rows(const ConvShape& s, const float* x, long m0, long rows, float* col) {
+static inline void copy_floats(float* __restrict dst, const float* __restrict src, long count) {
+  for (long i = 0; i < count; i++) dst[i] = src[i];
+}
+
+// im2col rows [m0, m0 + rows) written straight into the k-blocked layout; returns the panel stride.
+static long im2col_blocked(const ConvShape& s, const float* x, long m0, long rows, float* dst) {
+  const long K = (long)s.kh * s.kw * s.cin;
+  const long padded_rows = round_up(rows, ROW_ALIGN), stride = padded_rows * KC;
+  const long panels = (K + KC - 1) / KC;
+  std::memset(dst, 0, sizeof(float) * panels * stride);
+  for (long r = 0; r < rows; r++) {
+    long m = m0 + r;
+    long ow = m % s.ow, t = m / s.ow, oh = t % s.oh, n = t / s.oh;
+    const float* image = x + n * (long)s.h * s.w * s.cin;
+    long k = 0;
+    for (int kh = 0; kh < s.kh; kh++) {
+      long ih = oh * s.sh - s.pt + kh * s.dh;
+      for (int kw = 0; kw < s.kw; kw++, k += s.cin) {
+        long iw = ow * s.sw - s.pl + kw * s.dw;
+        if (ih < 0 || ih >= s.h || iw < 0 || iw >= s.w) continue;  // already zero
+        const float* src = image + (ih * s.w + iw) * s.cin;
+        long kk = k, remaining = s.cin;
+        while (remaining > 0) {
+          long offset = kk % KC, count = std::min(remaining, KC - offset);
+          copy_floats(dst + (kk / KC) * stride + r * KC + offset, src, count);
+          kk += count, src += count, remaining -= count;
+        }
+      }
+    }
+  }
+  return stride;
+}
+
+// Row-major im2col with `ld` floats per row; rows up to `padded_rows` are zero.
+static void im2col_rows(const ConvShape& s, const float* x, long m0, long rows, long padded_rows, float* col) {
   const long K = (long)s.kh * s.kw * s.cin;
   for (long r = 0; r < rows; r++) {
     long m = m0 + r;
@@ -171,13 +236,14 @@ static void im2col_rows(const ConvShape& s, const float* x, long m0, long rows, 
       for (int kw = 0; kw < s.kw; kw++) {
         long iw = ow * s.sw - s.pl + kw * s.dw;
         if (ih < 0 || ih >= s.h || iw < 0 || iw >= s.w)
-          std::memset(dst, 0, sizeof(float) * s.cin);
+          for (int c = 0; c < s.cin; c++) dst[c] = 0.f;
         else
-          std::memcpy(dst, image + (ih * s.w + iw) * s.cin, sizeof(float) * s.cin);
+          copy_floats(dst, image + (ih * s.w + iw) * s.cin, s.cin);
         dst += s.cin;
       }
     }
   }
+  std::memset(col + rows * K, 0, sizeof(float) * (padded_rows - rows) * K);
 }
 
 static void col2im_add_rows(const ConvShape& s, const float* col, long m0, long rows, float* dx) {
@@ -192,7 +258,7 @@ static void col2im_add_rows(const ConvShape& s, const float* col, long m0, long 
       for (int kw = 0; kw < s.kw; kw++) {
         long iw = ow * s.sw - s.pl + kw * s.dw;
         if (ih >= 0 && ih < s.h && iw >= 0 && iw < s.w) {
-          float* d = image + (ih * s.w + iw) * s.cin;
+          float* __restrict d = image + (ih * s.w + iw) * s.cin;
           for (int c = 0; c < s.cin; c++) d[c] += src[c];
         }
         src += s.cin;
@@ -207,20 +273,19 @@ static bool is_pointwise(const ConvShape& s) {
 
 static void conv2d(const ConvShape& s, const float* x, const float* filter, const float* bias, bool relu, float* y) {
   const long M = (long)s.n * s.oh * s.ow, K = (long)s.kh * s.kw * s.cin, N = s.cout;
+  const long k_panels = (K + KC - 1) / KC;
+  std::vector<float> filter_storage;
+  const float* b = pad_k_rows(filter, K, N, filter_storage);
   const Epilogue epilogue{false, bias, relu};
   const long rows_per_task = block_rows(K);
   const long tasks = (M + rows_per_task - 1) / rows_per_task;
   const bool pointwise = is_pointwise(s);
   parallel_for(tasks, [&](long task, int) {
     long m0 = task * rows_per_task, rows = std::min(rows_per_task, M - m0);
-    if (pointwise) {
-      gemm(rows, N, K, x + m0 * K, K, filter, N, y + m0 * N, N, epilogue);
-      return;
-    }
-    static thread_local std::vector<float> col;
-    col.resize((size_t)rows_per_task * K);
-    im2col_rows(s, x, m0, rows, col.data());
-    gemm(rows, N, K, col.data(), K, filter, N, y + m0 * N, N, epilogue);
+    static thread_local std::vector<float> a;
+    a.resize((size_t)round_up(rows_per_task, ROW_ALIGN) * k_panels * KC);
+    long stride = pointwise ? pack_rows(x + m0 * K, K, rows, K, a.data()) : im2col_blocked(s, x, m0, rows, a.data());
+    gemm(rows, N, k_panels, a.data(), stride, b, N, y + m0 * N, N, epilogue);
   });
 }
 
@@ -228,8 +293,9 @@ static void conv2d(const ConvShape& s, const float* x, const float* filter, cons
 // scatter-adds of different threads never overlap.
 static void conv2d_backprop_input(const ConvShape& s, const float* dy, const float* filter, float* dx) {
   const long K = (long)s.kh * s.kw * s.cin, N = s.cout;
+  const long n_panels = (N + KC - 1) / KC;
   const long pixels = (long)s.oh * s.ow;
-  std::vector<float> filter_t((size_t)N * K);
+  std::vector<float> filter_t((size_t)n_panels * KC * K, 0.f);  // [Cout padded to KC] x K
   for (long k = 0; k < K; k++)
     for (long c = 0; c < N; c++) filter_t[c * K + k] = filter[k * N + c];
   const Epilogue overwrite{false, nullptr, false};
@@ -237,7 +303,10 @@ static void conv2d_backprop_input(const ConvShape& s, const float* dy, const flo
     const long M = (long)s.n * pixels, rows_per_task = block_rows(N);
     parallel_for((M + rows_per_task - 1) / rows_per_task, [&](long task, int) {
       long m0 = task * rows_per_task, rows = std::min(rows_per_task, M - m0);
-      gemm(rows, K, N, dy + m0 * N, N, filter_t.data(), K, dx + m0 * K, K, overwrite);
+      static thread_local std::vector<float> a;
+      a.resize((size_t)round_up(rows_per_task, ROW_ALIGN) * n_panels * KC);
+      long stride = pack_rows(dy + m0 * N, N, rows, N, a.data());
+      gemm(rows, K, n_panels, a.data(), stride, filter_t.data(), K, dx + m0 * K, K, overwrite);
     });
     return;
   }
@@ -245,12 +314,14 @@ static void conv2d_backprop_input(const ConvShape& s, const float* dy, const flo
   const long rows_per_block = block_rows(K);
   parallel_for(s.n, [&](long n, int) {
     std::memset(dx + n * image_size, 0, sizeof(float) * image_size);
-    static thread_local std::vector<float> col;
+    static thread_local std::vector<float> col, a;
     col.resize((size_t)rows_per_block * K);
+    a.resize((size_t)round_up(rows_per_block, ROW_ALIGN) * n_panels * KC);
     for (long p0 = 0; p0 < pixels; p0 += rows_per_block) {
       long rows = std::min(rows_per_block, pixels - p0);
       long m0 = n * pixels + p0;
-      gemm(rows, K, N, dy + m0 * N, N, filter_t.data(), K, col.data(), K, overwrite);
+      long stride = pack_rows(dy + m0 * N, N, rows, N, a.data());
+      gemm(rows, K, n_panels, a.data(), stride, filter_t.data(), K, col.data(), K, overwrite);
       col2im_add_rows(s, col.data(), m0, rows, dx);
     }
   });
@@ -260,26 +331,39 @@ static void conv2d_backprop_input(const ConvShape& s, const float* dy, const flo
 // sum per thread, then transposed into dW [K x Cout].
 static void conv2d_backprop_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
   const long M = (long)s.n * s.oh * s.ow, K = (long)s.kh * s.kw * s.cin, N = s.cout;
-  const long rows_per_task = block_rows(K);
+  const long rows_per_task = block_rows(K);  // a multiple of KC: whole reduction panels
   const long tasks = (M + rows_per_task - 1) / rows_per_task;
   const int threads = pool_threads();
   std::vector<std::vector<float>> partial(threads);
   const bool pointwise = is_pointwise(s);
+  const long padded_n = round_up(N, ROW_ALIGN);
   parallel_for(tasks, [&](long task, int thread) {
     long m0 = task * rows_per_task, rows = std::min(rows_per_task, M - m0);
+    long k_rows = round_up(rows, KC), panels = k_rows / KC, stride = padded_n * KC;
     std::vector<float>& sum = partial[thread];
     if (sum.empty()) sum.assign((size_t)N * K, 0.f);
-    static thread_local std::vector<float> col, dy_t;
-    dy_t.resize((size_t)N * rows);
-    for (long r = 0; r < rows; r++)
-      for (long c = 0; c < N; c++) dy_t[c * rows + r] = dy[(m0 + r) * N + c];
-    const float* b = x + m0 * K;
-    if (!pointwise) {
+    static thread_local std::vector<float> col, a;
+    // A = dy^T in the k-blocked layout: panel p, row c holds dy[m0 + p*KC + kk][c].
+    a.assign((size_t)panels * stride, 0.f);
+    for (long r = 0; r < rows; r++) {
+      const float* d = dy + (m0 + r) * N;
+      float* panel = a.data() + (r / KC) * stride + (r % KC);
+      for (long c = 0; c < N; c++) panel[c * KC] = d[c];
+    }
+    const float* b;
+    if (pointwise && rows == k_rows) {
+      b = x + m0 * K;
+    } else {
       col.resize((size_t)rows_per_task * K);
-      im2col_rows(s, x, m0, rows, col.data());
+      if (pointwise) {
+        std::memcpy(col.data(), x + m0 * K, sizeof(float) * rows * K);
+        std::memset(col.data() + rows * K, 0, sizeof(float) * (k_rows - rows) * K);
+      } else {
+        im2col_rows(s, x, m0, rows, k_rows, col.data());
+      }
       b = col.data();
     }
-    gemm(N, K, rows, dy_t.data(), rows, b, K, sum.data(), K, Epilogue{true, nullptr, false});
+    gemm(N, K, panels, a.data(), stride, b, K, sum.data(), K, Epilogue{true, nullptr, false});
   });
   for (long k = 0; k < K; k++)
     for (long c = 0; c < N; c++) {
@@ -294,18 +378,18 @@ static void conv2d_backprop_filter(const ConvShape& s, const float* x, const flo
 static void batch_matmul(long batch, long M, long N, long K, const float* a, long a_batch_stride, bool transpose_a,
                          const float* b, long b_batch_stride, bool transpose_b, const float* bias, bool relu, float* c) {
   const Epilogue epilogue{false, bias, relu};
-  const long rows_per_task = std::max<long>(48, block_rows(K));
-  const long row_tasks = (M + rows_per_task - 1) / rows_per_task;
-  // Transposed operands are copied once per batch entry into row-major form.
+  const long k_panels = (K + KC - 1) / KC, padded_k = k_panels * KC;
+  // B copied once per distinct batch entry into row-major [padded K x N] (transposed if asked).
+  const long distinct_b = b_batch_stride == 0 ? 1 : batch;
   std::vector<float> b_copy;
-  if (transpose_b) {
-    long distinct = b_batch_stride == 0 ? 1 : batch;
-    b_copy.resize((size_t)distinct * K * N);
-    for (long i = 0; i < distinct; i++)
-      for (long n = 0; n < N; n++)
-        for (long k = 0; k < K; k++) b_copy[i * K * N + k * N + n] = b[i * b_batch_stride + n * K + k];
+  if (transpose_b || padded_k != K) {
+    b_copy.assign((size_t)distinct_b * padded_k * N, 0.f);
+    for (long i = 0; i < distinct_b; i++)
+      for (long k = 0; k < K; k++)
+        for (long n = 0; n < N; n++)
+          b_copy[(i * padded_k + k) * N + n] = transpose_b ? b[i * b_batch_stride + n * K + k] : b[i * b_batch_stride + k * N + n];
     b = b_copy.data();
-    if (b_batch_stride != 0) b_batch_stride = K * N;
+    b_batch_stride = distinct_b == 1 ? 0 : padded_k * N;
   }
   std::vector<float> a_copy;
   if (transpose_a) {
@@ -317,11 +401,15 @@ static void batch_matmul(long batch, long M, long N, long K, const float* a, lon
     a = a_copy.data();
     if (a_batch_stride != 0) a_batch_stride = M * K;
   }
+  const long rows_per_task = block_rows(K);
+  const long row_tasks = (M + rows_per_task - 1) / rows_per_task;
   parallel_for(batch * row_tasks, [&](long task, int) {
     long bi = task / row_tasks, m0 = (task % row_tasks) * rows_per_task;
     long rows = std::min(rows_per_task, M - m0);
-    gemm(rows, N, K, a + bi * a_batch_stride + m0 * K, K, b + bi * b_batch_stride, N, c + bi * M * N + m0 * N, N,
-         epilogue);
+    static thread_local std::vector<float> packed;
+    packed.resize((size_t)round_up(rows_per_task, ROW_ALIGN) * padded_k);
+    long stride = pack_rows(a + bi * a_batch_stride + m0 * K, K, rows, K, packed.data());
+    gemm(rows, N, k_panels, packed.data(), stride, b + bi * b_batch_stride, N, c + bi * M * N + m0 * N, N, epilogue);
   });
 }
 
