@@ -1,0 +1,201 @@
+#!/usr/bin/env node
+// `npm run bench`: ResNet-32 training (SGD momentum 0.9, GCL loss, 32×32×3, batch 64 and 128) and inference
+// (batch 256) images/s per available backend, each configuration in its own child process (clean peak RSS), median of
+// ≥ 10 timed steps after warm-up; plus the PyTorch reference (bench/resnet32_reference.py) when
+// `/usr/bin/python3 -c 'import torch'` works, and the ratio ours / PyTorch. One JSON object per line on stdout.
+//
+// Options: --backends native,wasm (default: tensorflow,native,wasm; cpu only on request, it runs at ~0.04 images/s)
+//          --steps N (timed steps, default 10)   --warmup N (default 2)   --no-torch   --quick (steps 3, warm-up 1)
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const benchDirectory = path.dirname(fileURLToPath(import.meta.url));
+const configurations = [
+  { mode: 'train', batch: 64 },
+  { mode: 'train', batch: 128 },
+  { mode: 'infer', batch: 256 },
+];
+
+function parseArguments(argv) {
+  const options = { backends: ['tensorflow', 'native', 'wasm'], steps: 10, warmup: 2, torch: true, child: null };
+  for (let index = 0; index < argv.length; index += 1) {
+    const argument = argv[index];
+    const value = () => {
+      index += 1;
+      if (argv[index] === undefined) throw new Error(`${argument}: a value is required`);
+      return argv[index];
+    };
+    if (argument === '--backends') options.backends = value().split(',').filter(Boolean);
+    else if (argument === '--steps') options.steps = Number(value());
+    else if (argument === '--warmup') options.warmup = Number(value());
+    else if (argument === '--no-torch') options.torch = false;
+    else if (argument === '--quick') Object.assign(options, { steps: 3, warmup: 1 });
+    else if (argument === '--child') options.child = JSON.parse(value());
+    else throw new Error(`unknown argument ${argument}`);
+  }
+  if (!(Number.isInteger(options.steps) && options.steps >= 1)) throw new Error(`--steps: positive integer, got ${options.steps}`);
+  if (!(Number.isInteger(options.warmup) && options.warmup >= 0)) throw new Error(`--warmup: integer ≥ 0, got ${options.warmup}`);
+  return options;
+}
+
+function median(values) {
+  const sorted = [...values].sort((first, second) => first - second);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** ResNet-32 from @longtail/backbones when built, else the stand-in in this folder (same architecture). */
+async function loadModelFactory() {
+  try {
+    const backbones = await import('@longtail/backbones');
+    return { source: '@longtail/backbones', create: () => backbones.resnet32({ numClasses: 10, head: 'cosine' }) };
+  } catch (error) {
+    const standIn = await import('./resnet32-standin.mjs');
+    return {
+      source: `bench/resnet32-standin.mjs (@longtail/backbones unavailable: ${String(error.message).split('\n')[0]})`,
+      create: () => standIn.resnet32({ numClasses: 10 }),
+    };
+  }
+}
+
+/** GCL loss from @longtail/gcl-loss when built, else cross-entropy of 30·cosine (reported in the output). */
+async function loadLoss(tf) {
+  // CIFAR-10-LT (imbalance factor 100) class counts.
+  const clsNumList = Array.from({ length: 10 }, (_, index) => Math.floor(5000 * 0.01 ** (index / 9)));
+  try {
+    const { GCLLoss } = await import('@longtail/gcl-loss');
+    const loss = new GCLLoss({ clsNumList, seed: 0 });
+    return { source: '@longtail/gcl-loss GCLLoss', compute: (cosine, labels) => loss.call(cosine, labels) };
+  } catch (error) {
+    return {
+      source: `cross-entropy of 30·cosine (@longtail/gcl-loss unavailable: ${String(error.message).split('\n')[0]})`,
+      compute: (cosine, labels) => tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 10), tf.mul(cosine, 30)),
+    };
+  }
+}
+
+async function runChild({ backend, mode, batch, steps, warmup }) {
+  const tf = await import('@tensorflow/tfjs');
+  const { selectBackend } = await import('@longtail/backend');
+  const selection = await selectBackend({ prefer: backend, quiet: true });
+  const base = { backend, mode, batch, backendSummary: selection.summary };
+  if (selection.backend !== backend) {
+    return { ...base, skipped: selection.tried.find((attempt) => attempt.name === backend && !attempt.ok)?.error ?? 'unavailable' };
+  }
+  const model = await loadModelFactory();
+  const network = model.create();
+  const images = tf.randomNormal([batch, 32, 32, 3], 0, 1, 'float32', 1);
+  const timings = [];
+  let lossSource;
+  if (mode === 'train') {
+    const loss = await loadLoss(tf);
+    lossSource = loss.source;
+    const labels = tf.tensor1d(Array.from({ length: batch }, (_, index) => index % 10), 'int32');
+    const optimizer = tf.train.momentum(0.1, 0.9);
+    const step = () => {
+      const value = optimizer.minimize(() => loss.compute(network.apply(images, { training: true }), labels), true);
+      value.dataSync();
+      value.dispose();
+    };
+    for (let index = 0; index < warmup; index += 1) step();
+    for (let index = 0; index < steps; index += 1) {
+      const start = performance.now();
+      step();
+      timings.push(performance.now() - start);
+    }
+  } else {
+    const infer = () => tf.tidy(() => network.apply(images, { training: false }).dataSync());
+    for (let index = 0; index < Math.max(1, warmup); index += 1) infer();
+    for (let index = 0; index < steps; index += 1) {
+      const start = performance.now();
+      infer();
+      timings.push(performance.now() - start);
+    }
+  }
+  const medianMilliseconds = median(timings);
+  return {
+    ...base,
+    imagesPerSecond: Number(((batch * 1000) / medianMilliseconds).toFixed(2)),
+    medianStepMs: Number(medianMilliseconds.toFixed(1)),
+    steps,
+    warmup,
+    peakRssMiB: Number((process.resourceUsage().maxRSS / 1024).toFixed(0)),
+    model: model.source,
+    ...(lossSource ? { loss: lossSource } : {}),
+  };
+}
+
+function runTorch(options) {
+  const python = '/usr/bin/python3';
+  if (!existsSync(python)) return { skipped: `${python} not found` };
+  const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) return { skipped: `import torch failed: ${probe.stderr.trim().split('\n').pop()}` };
+  const run = spawnSync(
+    python,
+    [path.join(benchDirectory, 'resnet32_reference.py'), '--steps', String(options.steps), '--warmup', String(Math.max(1, options.warmup))],
+    { encoding: 'utf8', maxBuffer: 16 * 2 ** 20 },
+  );
+  if (run.status !== 0) return { skipped: `resnet32_reference.py failed: ${run.stderr.trim().split('\n').pop()}` };
+  return { results: run.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line)) };
+}
+
+async function main() {
+  const options = parseArguments(process.argv.slice(2));
+  if (options.child) {
+    process.stdout.write(`${JSON.stringify(await runChild(options.child))}\n`);
+    return;
+  }
+  const print = (record) => process.stdout.write(`${JSON.stringify(record)}\n`);
+  print({
+    kind: 'environment',
+    node: process.version,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    loadAverage: os.loadavg().map((value) => Number(value.toFixed(2))),
+    steps: options.steps,
+    warmup: options.warmup,
+  });
+
+  const torch = options.torch ? runTorch(options) : { skipped: '--no-torch' };
+  const torchResults = new Map();
+  if (torch.results) {
+    for (const record of torch.results) {
+      torchResults.set(`${record.mode}:${record.batch}`, record);
+      print({ kind: 'result', ...record });
+    }
+  } else {
+    print({ kind: 'result', backend: 'pytorch', skipped: torch.skipped });
+  }
+
+  for (const backend of options.backends) {
+    for (const configuration of configurations) {
+      const child = spawnSync(
+        process.execPath,
+        [fileURLToPath(import.meta.url), '--child', JSON.stringify({ backend, ...configuration, steps: options.steps, warmup: options.warmup })],
+        { encoding: 'utf8', maxBuffer: 16 * 2 ** 20 },
+      );
+      const line = child.stdout.split('\n').filter(Boolean).pop();
+      let record;
+      try {
+        record = JSON.parse(line ?? '');
+      } catch {
+        record = { backend, ...configuration, skipped: `child failed (exit ${child.status}): ${child.stderr.trim().split('\n').slice(-3).join(' | ')}` };
+      }
+      const reference = torchResults.get(`${configuration.mode}:${configuration.batch}`);
+      if (record.imagesPerSecond !== undefined && reference?.imagesPerSecond) {
+        record.pytorchImagesPerSecond = reference.imagesPerSecond;
+        record.ratioToPytorch = Number((record.imagesPerSecond / reference.imagesPerSecond).toFixed(3));
+      }
+      print({ kind: 'result', ...record });
+      if (record.skipped) break;
+    }
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error.stack ?? error}\n`);
+  process.exitCode = 1;
+});
