@@ -284,6 +284,23 @@ def main():
     training['resnet32'] = {'logits': flat(logits), 'running': {
         name: flat(tensor) for name, tensor in model.state_dict().items()
         if name.endswith('running_mean') or name.endswith('running_var')}}
+    # Backpropagation through every custom layer in training mode (fresh model, same weights and input):
+    # gradients of sum(logits * G), G = formula_input_nhwc('upstream', [4, 10, 1, 1]) flattened to (4, 10).
+    with torch.enable_grad():
+        model = ResNetCifar(5, 10, use_norm=True)
+        fill_state_dict(model)
+        model.train()
+        logits = model(nhwc_to_nchw(formula_input_nhwc('input', [4, 32, 32, 3])))
+        upstream = torch.from_numpy(formula_input_nhwc('upstream', [4, 10, 1, 1]).reshape(4, 10))
+        (logits * upstream).sum().backward()
+    parameters = dict(model.named_parameters())
+    training['resnet32_cosine_gradients'] = {
+        'doc': 'resnet32 cosine head 10 classes, train(), grads of sum(logits * G) in torch layout',
+        'logits': flat(logits),
+        'gradients': {name: flat(parameters[name].grad) for name in [
+            'conv1.weight', 'bn1.weight', 'layer1.0.conv1.weight', 'layer2.0.bn2.bias', 'layer3.0.bn1.bias',
+            'layer3.4.bn2.weight', 'linear.weight']},
+    }
     with open(os.path.join(OUT, 'batchnorm_training.json'), 'w') as handle:
         json.dump(training, handle)
 

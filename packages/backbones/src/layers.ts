@@ -34,6 +34,50 @@ function requireNonNegativeInteger(value: unknown, argumentName: string): number
   return value;
 }
 
+/**
+ * ∂L/∂W of an NHWC convolution with square kernel `k`, stride `s` and symmetric zero padding `p`:
+ * `dW[kh, kw, ci, co] = Σ_{b, y, x} input[b, y·s + kh − p, x·s + kw − p, ci] · dy[b, y, x, co]`, HWIO layout.
+ */
+export function convolutionFilterGradient(
+  input: Float32Array,
+  inputShape: readonly number[],
+  upstream: Float32Array,
+  upstreamShape: readonly number[],
+  kernelSize: number,
+  stride: number,
+  padding: number,
+): Float32Array {
+  const [batch, height, width, inputChannels] = inputShape;
+  const [, outputHeight, outputWidth, outputChannels] = upstreamShape;
+  const gradient = new Float64Array(kernelSize * kernelSize * inputChannels * outputChannels);
+  for (let kernelRow = 0; kernelRow < kernelSize; kernelRow++) {
+    for (let kernelColumn = 0; kernelColumn < kernelSize; kernelColumn++) {
+      const tapBase = (kernelRow * kernelSize + kernelColumn) * inputChannels * outputChannels;
+      for (let b = 0; b < batch; b++) {
+        for (let y = 0; y < outputHeight; y++) {
+          const row = y * stride + kernelRow - padding;
+          if (row < 0 || row >= height) continue;
+          for (let x = 0; x < outputWidth; x++) {
+            const column = x * stride + kernelColumn - padding;
+            if (column < 0 || column >= width) continue;
+            const inputBase = ((b * height + row) * width + column) * inputChannels;
+            const upstreamBase = ((b * outputHeight + y) * outputWidth + x) * outputChannels;
+            for (let inputChannel = 0; inputChannel < inputChannels; inputChannel++) {
+              const value = input[inputBase + inputChannel];
+              if (value === 0) continue; // post-ReLU activations are often exactly zero
+              const gradientBase = tapBase + inputChannel * outputChannels;
+              for (let outputChannel = 0; outputChannel < outputChannels; outputChannel++) {
+                gradient[gradientBase + outputChannel] += value * upstream[upstreamBase + outputChannel];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return Float32Array.from(gradient);
+}
+
 /** Configuration of {@link TorchConv2D}. */
 export interface TorchConv2DArgs extends BaseLayerArgs {
   /** Number of output channels. */
@@ -104,8 +148,9 @@ export class TorchConv2D extends tf.layers.Layer {
       const input = singleTensor(inputs, this.name) as tf.Tensor4D;
       const kernel = this.kernel!.read() as tf.Tensor4D;
       // A numeric pad is symmetric in tfjs-core; 'floor' makes the output size PyTorch's.
-      const convolve = (x: tf.Tensor4D, w: tf.Tensor4D) =>
+      const plain = (x: tf.Tensor4D, w: tf.Tensor4D) =>
         tf.conv2d(x, w, this.strides, this.padding, 'NHWC', 1, 'floor');
+      const convolve = tf.getBackend() === 'cpu' ? this.cpuConvolution() : plain;
       if (this.groups === 1) return convolve(input, kernel);
       // tfjs has no grouped convolution: one convolution per group, results concatenated along channels.
       const inputGroups = tf.split(input, this.groups, 3);
@@ -115,6 +160,41 @@ export class TorchConv2D extends tf.layers.Layer {
         3,
       );
     });
+  }
+
+  /**
+   * The cpu backend's own filter gradient reads every element through `TensorBuffer.get(...)` and dominates training
+   * time by an order of magnitude; this convolution has the same forward and input gradient but computes the filter
+   * gradient with flat-index loops (float64 accumulation). Other backends keep tfjs' gradient.
+   */
+  private cpuConvolution(): (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D {
+    const { strides, padding, kernelSize } = this;
+    return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const input = args[0] as tf.Tensor4D;
+      const kernel = args[1] as tf.Tensor4D;
+      (args[2] as tf.GradSaveFunc)([input, kernel]);
+      return {
+        value: tf.conv2d(input, kernel, strides, padding, 'NHWC', 1, 'floor'),
+        gradFunc: (dy, saved) => {
+          const [savedInput, savedKernel] = saved as [tf.Tensor4D, tf.Tensor4D];
+          const upstream = (Array.isArray(dy) ? dy[0] : dy) as tf.Tensor4D;
+          const inputGradient = tf.conv2dTranspose(upstream, savedKernel, savedInput.shape, strides, padding, 'floor');
+          const kernelGradient = tf.tensor4d(
+            convolutionFilterGradient(
+              savedInput.dataSync() as Float32Array,
+              savedInput.shape,
+              upstream.dataSync() as Float32Array,
+              upstream.shape,
+              kernelSize,
+              strides,
+              padding,
+            ),
+            savedKernel.shape,
+          );
+          return [inputGradient, kernelGradient];
+        },
+      };
+    }) as (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;
   }
 
   override getConfig(): SerializableConfig {
