@@ -109,11 +109,13 @@ describe('no leak over many training steps', () => {
     // Warm-up: optimizer slots and kernel caches are created in the first steps.
     for (let index = 0; index < 10; index += 1) step();
     const tensorsBefore = tf.memory().numTensors;
-    const rssBefore = process.memoryUsage().rss;
-    for (let index = 0; index < count; index += 1) step();
+    // RSS growth over the second half only: allocator and JIT warm-up settle in the first half, a leak keeps growing.
+    for (let index = 0; index < count / 2; index += 1) step();
+    const rssMiddle = process.memoryUsage().rss;
+    for (let index = 0; index < count / 2; index += 1) step();
     const result = {
       tensorGrowth: tf.memory().numTensors - tensorsBefore,
-      rssGrowthMiB: (process.memoryUsage().rss - rssBefore) / 2 ** 20,
+      rssGrowthMiB: (process.memoryUsage().rss - rssMiddle) / 2 ** 20,
     };
     tf.dispose([images, labels]);
     optimizer.dispose();
@@ -121,7 +123,7 @@ describe('no leak over many training steps', () => {
     return result;
   }
 
-  it('native backend: tensor count and RSS flat over 200 steps (skipped when the addon is absent)', async (context) => {
+  it('native backend: tensor count flat over 200 steps and RSS flat over the last 100 (skipped when the addon is absent)', async (context) => {
     const skipReason = await nativeOrSkipReason();
     if (skipReason !== undefined) {
       console.warn(`native leak test skipped: ${skipReason}`);
@@ -129,8 +131,10 @@ describe('no leak over many training steps', () => {
     }
     const { tensorGrowth, rssGrowthMiB } = await stepMemory('native', 200);
     expect(tensorGrowth).toBe(0);
-    // A leak of one activation per step would add > 200 × 8 KiB; allow allocator noise only.
-    expect(rssGrowthMiB).toBeLessThan(48);
+    // Leaking one 8×8×16 activation of batch 2 per step would add 100 × 8 KiB over the second half; the bound
+    // allows allocator noise only. Printed so a creeping trend is visible in CI logs.
+    console.info(`native: RSS growth over steps 101–200: ${rssGrowthMiB.toFixed(1)} MiB`);
+    expect(rssGrowthMiB).toBeLessThan(24);
   }, 240_000);
 
   it('wasm backend: tensor count flat and wasm heap bounded over 50 steps', async () => {
