@@ -84,8 +84,8 @@ export function createResNet32({ seed = 1, classes = 10, blocksPerStage = 5, lea
   return { variables, forward, loss, step, dispose };
 }
 
-export function syntheticBatch(batch, classes = 10, seed = 7) {
-  const x = seededUniform([batch, 32, 32, 3], 1, seed);
+export function syntheticBatch(batch, classes = 10, seed = 7, size = 32) {
+  const x = seededUniform([batch, size, size, 3], 1, seed);
   const labels = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => (i * 7 + seed) % classes), 'int32'), classes).toFloat();
   return { x, labels };
 }

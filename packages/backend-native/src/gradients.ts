@@ -23,6 +23,16 @@ const reluGradient: GradientFunction = (dy, saved) => {
   return { x: () => tf.mul(gradient, tf.cast(tf.step(x), 'float32')) };
 };
 
+// tfjs-core/src/gradients/Square_grad.ts
+const squareGradient: GradientFunction = (dy, saved) => {
+  const [x] = saved;
+  const gradient = dy as tf.Tensor;
+  if (onNative(x, gradient) && x.size === gradient.size) {
+    return { x: () => tf.engine().runKernel(fusedKernelNames.squareGrad, { dy: gradient, x }) as tf.Tensor };
+  }
+  return { x: () => tf.mul(gradient, tf.mul(tf.cast(x, 'float32'), 2)) };
+};
+
 // tfjs-core/src/gradients/Mean_grad.ts
 const meanGradient: GradientFunction = (dy, saved, attrs) => {
   const [x] = saved;
@@ -130,6 +140,7 @@ export function installNativeGradients(): void {
   installed = true;
   tf.registerGradient({ kernelName: tf.Relu, inputsToSave: ['x'], gradFunc: reluGradient });
   tf.registerGradient({ kernelName: tf.Mean, inputsToSave: ['x'], gradFunc: meanGradient });
+  tf.registerGradient({ kernelName: tf.Square, inputsToSave: ['x'], gradFunc: squareGradient });
   tf.registerGradient({
     kernelName: tf.FusedBatchNorm,
     inputsToSave: ['x', 'mean', 'variance', 'scale'],

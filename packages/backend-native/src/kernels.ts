@@ -22,7 +22,7 @@ interface KernelArguments {
 type NativeImplementation = (args: KernelArguments, addon: NativeAddon) => TensorInfo | undefined;
 
 // Operation codes shared with src/native/addon.cc.
-const BinaryCode = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6, ReluGrad: 7 } as const;
+const BinaryCode = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6, ReluGrad: 7, SquareGrad: 8 } as const;
 const UnaryCode = { Relu: 0, Square: 1, Neg: 2, Abs: 3, Sqrt: 4, Rsqrt: 5, Exp: 6, Log: 7, Step: 8, Sigmoid: 9 } as const;
 const ReduceCode = { Sum: 0, Mean: 1, Max: 2, Min: 3 } as const;
 
@@ -269,7 +269,25 @@ function binaryNative(
   const bWalk = operandWalk(bShape, outShape);
   if (!aWalk || !bWalk) return undefined;
   if (aWalk.rowLength && bWalk.rowLength && aWalk.rowLength !== bWalk.rowLength) return undefined;
-  const rowLength = aWalk.rowLength || bWalk.rowLength || Math.min(total, UNCONSTRAINED_ROW);
+  let rowLength = aWalk.rowLength || bWalk.rowLength || Math.min(total, UNCONSTRAINED_ROW);
+  // Short rows (a [C] channel vector against NHWC) are merged into long ones when every operand is
+  // full, a scalar, or the same row each time: that row is tiled into a longer buffer.
+  const sameRow = (walk: OperandWalk) => walk.run && walk.stride !== -1 && walk.modulus === 1;
+  const mergeable = [aWalk, bWalk].every((walk) => walk.stride === -1 || !walk.run || sameRow(walk)) &&
+    [aWalk, bWalk].every((walk) => walk.run || walk.stride === 0);
+  if (rowLength < 1024 && total > rowLength && mergeable) {
+    const repeats = Math.ceil(2048 / rowLength);
+    const merged = rowLength * repeats;
+    const tiled = (values: Float32Array) => {
+      const buffer = new Float32Array(merged);
+      for (let r = 0; r < repeats; r++) buffer.set(values.subarray(0, rowLength), r * rowLength);
+      return buffer;
+    };
+    if (sameRow(aWalk)) a = tiled(a);
+    if (sameRow(bWalk)) b = tiled(b);
+    for (const walk of [aWalk, bWalk]) if (sameRow(walk)) walk.divisor = 1;
+    rowLength = merged;
+  }
   const rows = Math.ceil(total / rowLength);
   for (const walk of [aWalk, bWalk]) {
     if (walk.stride === -1) {
@@ -490,6 +508,16 @@ const reluGrad: NativeImplementation = ({ inputs, backend }, addon) => {
   return out && output(backend, shape, out);
 };
 
+/** dy * 2x in one pass (tfjs' Square gradient is mul(dy, mul(x, 2))). */
+const squareGrad: NativeImplementation = ({ inputs, backend }, addon) => {
+  const dy = float32Values(backend, inputs.dy);
+  const x = float32Values(backend, inputs.x);
+  if (!dy || !x || dy.length !== x.length) return undefined;
+  const shape = [...inputs.x!.shape];
+  const out = binaryNative(addon, BinaryCode.SquareGrad, dy, shape, x, shape, shape);
+  return out && output(backend, shape, out);
+};
+
 /** Mean's gradient: dy broadcast back over the reduced axes divided by their size, in one pass. */
 const meanGrad: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
   const dy = float32Values(backend, inputs.dy);
@@ -549,6 +577,7 @@ const batchNormGrad: NativeImplementation = ({ inputs, backend, attrs = {} }, ad
 /** Kernels that exist only on the native backend (no cpu counterpart); names are this package's. */
 export const fusedKernelNames = {
   reluGrad: 'LongtailReluGrad',
+  squareGrad: 'LongtailSquareGrad',
   meanGrad: 'LongtailMeanGrad',
   batchNormGrad: 'LongtailBatchNormGrad',
 } as const;
@@ -590,6 +619,7 @@ export const nativeImplementations: Readonly<Record<string, NativeImplementation
   AvgPool: avgPool,
   AvgPoolGrad: avgPoolGrad,
   [fusedKernelNames.reluGrad]: reluGrad,
+  [fusedKernelNames.squareGrad]: squareGrad,
   [fusedKernelNames.meanGrad]: meanGrad,
   [fusedKernelNames.batchNormGrad]: batchNormGrad,
 };

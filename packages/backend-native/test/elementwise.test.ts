@@ -65,6 +65,8 @@ describe('unary kernels', () => {
     ['step', (x) => tf.step(x, 0.3)],
     ['sigmoid', tf.sigmoid],
     ['relu gradient (mul(dy, step(x)))', (x) => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), tf.sin(v))))(x)],
+    ['square gradient', (x) => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.square(v), tf.sin(v))))(x)],
+    ['mean gradient', (x) => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.mean(v, -1, true), tf.sin(v))))(x)],
   ];
   for (const shape of [[7], [3, 5, 5, 17], [4, 32, 32, 16]]) {
     it(`shape [${shape}]`, () => {
@@ -176,7 +178,7 @@ describe('layout and batch-norm kernels', () => {
     const counts = getKernelCallCounts();
     for (const name of ['Add', 'Sub', 'Multiply', 'RealDiv', 'Maximum', 'Relu', 'Exp', 'Log', 'Rsqrt', 'Square',
       'Sum', 'Mean', 'Max', 'Tile', 'Transpose', 'FusedBatchNorm', 'Step', 'Slice', 'PadV2', 'AvgPool', 'AvgPoolGrad',
-      'LongtailReluGrad', 'LongtailMeanGrad', 'LongtailBatchNormGrad']) {
+      'LongtailReluGrad', 'LongtailSquareGrad', 'LongtailMeanGrad', 'LongtailBatchNormGrad']) {
       expect(counts[name]?.native ?? 0, name).toBeGreaterThan(0);
     }
   });

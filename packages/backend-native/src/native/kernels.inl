@@ -425,6 +425,7 @@ static inline vf binary_vector(vf a, vf b) {
   else if constexpr (OP == BIN_DIV) return a / b;
   else if constexpr (OP == BIN_MAX) return a > b ? a : b;
   else if constexpr (OP == BIN_MIN) return a < b ? a : b;
+  else if constexpr (OP == BIN_SQUARE_GRAD) return a * (b + b);  // tfjs: mul(dy, mul(x, 2))
   else if constexpr (OP == BIN_RELU_GRAD) {
     vf step = b > 0 ? splat(1.f) : (b != b ? b : vf{});  // tfjs: dy * step(x), NaN-preserving
     return a * step;
@@ -439,6 +440,7 @@ static inline float binary_scalar(float a, float b) {
   else if constexpr (OP == BIN_MAX) return std::isnan(a) || std::isnan(b) ? NAN : (a > b ? a : b);
   else if constexpr (OP == BIN_MIN) return std::isnan(a) || std::isnan(b) ? NAN : (a < b ? a : b);
   else if constexpr (OP == BIN_RELU_GRAD) return a * (b > 0 ? 1.f : (b != b ? b : 0.f));
+  else if constexpr (OP == BIN_SQUARE_GRAD) return a * (b + b);
   else { float d = a - b; return d * d; }
 }
 
@@ -459,23 +461,36 @@ static void binary_row(const float* a, const float* b, float* out, long length) 
   for (; i < length; i++) out[i] = binary_scalar<OP>(A_RUN ? a[i] : a[0], B_RUN ? b[i] : b[0]);
 }
 
+template <int OP, bool A_RUN, bool B_RUN>
+static void binary_rows(const BinaryArgs& p, long r0, long r1) {
+  // Row offsets advance incrementally: no divisions per (possibly short) row.
+  long a_count = r0 % p.a_row_div, a_index = (r0 / p.a_row_div) % p.a_row_mod;
+  long b_count = r0 % p.b_row_div, b_index = (r0 / p.b_row_div) % p.b_row_mod;
+  for (long r = r0; r < r1; r++) {
+    long start = r * p.row_length, length = std::min(p.row_length, p.total - start);
+    binary_row<OP, A_RUN, B_RUN>(p.a + a_index * p.a_row_stride, p.b + b_index * p.b_row_stride, p.out + start, length);
+    if (++a_count == p.a_row_div) {
+      a_count = 0;
+      if (++a_index == p.a_row_mod) a_index = 0;
+    }
+    if (++b_count == p.b_row_div) {
+      b_count = 0;
+      if (++b_index == p.b_row_mod) b_index = 0;
+    }
+  }
+}
+
 template <int OP>
 static void binary_op(const BinaryArgs& p) {
   const long rows = (p.total + p.row_length - 1) / p.row_length;
   const long rows_per_task = std::max<long>(1, 32768 / std::max<long>(p.row_length, 1));
   const long tasks = (rows + rows_per_task - 1) / rows_per_task;
   auto body = [&](long task, int) {
-    long r_end = std::min(rows, (task + 1) * rows_per_task);
-    for (long r = task * rows_per_task; r < r_end; r++) {
-      long start = r * p.row_length, length = std::min(p.row_length, p.total - start);
-      const float* a = p.a + ((r / p.a_row_div) % p.a_row_mod) * p.a_row_stride;
-      const float* b = p.b + ((r / p.b_row_div) % p.b_row_mod) * p.b_row_stride;
-      float* out = p.out + start;
-      if (p.a_run && p.b_run) binary_row<OP, true, true>(a, b, out, length);
-      else if (p.a_run) binary_row<OP, true, false>(a, b, out, length);
-      else if (p.b_run) binary_row<OP, false, true>(a, b, out, length);
-      else binary_row<OP, false, false>(a, b, out, length);
-    }
+    long r0 = task * rows_per_task, r1 = std::min(rows, r0 + rows_per_task);
+    if (p.a_run && p.b_run) binary_rows<OP, true, true>(p, r0, r1);
+    else if (p.a_run) binary_rows<OP, true, false>(p, r0, r1);
+    else if (p.b_run) binary_rows<OP, false, true>(p, r0, r1);
+    else binary_rows<OP, false, false>(p, r0, r1);
   };
   if (p.total < 65536) for (long t = 0; t < tasks; t++) body(t, 0);
   else parallel_for(tasks, body);
@@ -490,6 +505,7 @@ static void binary(int op, const BinaryArgs& p) {
     case BIN_MAX: binary_op<BIN_MAX>(p); break;
     case BIN_MIN: binary_op<BIN_MIN>(p); break;
     case BIN_RELU_GRAD: binary_op<BIN_RELU_GRAD>(p); break;
+    case BIN_SQUARE_GRAD: binary_op<BIN_SQUARE_GRAD>(p); break;
     default: binary_op<BIN_SQUARED_DIFFERENCE>(p); break;
   }
 }

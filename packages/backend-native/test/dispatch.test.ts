@@ -1,0 +1,88 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import {
+  getDetectedSimdLevel,
+  getNumThreads,
+  getSimdLevel,
+  setNumThreads,
+  setSimdLevel,
+  type SimdLevel,
+} from '../src/index.js';
+import { compareBackends, info } from './helpers.js';
+
+const TOLERANCE = 1e-4;
+const LEVELS: SimdLevel[] = ['avx512', 'avx2', 'scalar'];
+const rank = (level: SimdLevel) => LEVELS.length - 1 - LEVELS.indexOf(level);
+
+/** A mix of every kernel family, compared against the cpu backend. */
+function kernelMixError(seed: number): number {
+  return compareBackends(
+    [[2, 9, 9, 17], [3, 3, 17, 19], [19], [37, 29], [29, 23]],
+    (x, w, b, p, q) => {
+      const y = tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: 2, pad: 'same', bias: b, activation: 'relu' });
+      const [dx, dw] = tf.grads((a: tf.Tensor, f: tf.Tensor) => {
+        const z = tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, 'same');
+        const { mean, variance } = tf.moments(z, [0, 1, 2]);
+        return tf.sum(tf.mul(tf.relu(tf.batchNorm(z, mean, variance, tf.zerosLike(mean), tf.onesLike(mean), 1e-3)), tf.sin(z)));
+      })([x, w]);
+      return [y, dx, dw, tf.matMul(p, q), tf.sum(tf.square(tf.sub(y, tf.mean(y, [0, 1, 2]))), [0, 1, 2]), tf.max(p, 1)];
+    },
+    seed,
+  );
+}
+
+describe('SIMD dispatch levels', () => {
+  const detected = getDetectedSimdLevel();
+  afterAll(() => {
+    setSimdLevel(detected);
+  });
+
+  it('reports the detected level and starts on it', () => {
+    expect(LEVELS).toContain(detected);
+    expect(info.detectedSimdLevel).toBe(detected);
+    expect(getSimdLevel()).toBe(process.env.LONGTAIL_SIMD ?? detected);
+  });
+
+  for (const level of LEVELS) {
+    it(`level '${level}' matches the cpu backend`, (context) => {
+      if (rank(level) > rank(detected)) {
+        context.skip(`this CPU supports only up to '${detected}'`);
+        return;
+      }
+      expect(setSimdLevel(level)).toBe(level);
+      expect(getSimdLevel()).toBe(level);
+      expect(kernelMixError(3)).toBeLessThanOrEqual(TOLERANCE);
+    });
+  }
+
+  it('rejects unknown levels and levels above the CPU', () => {
+    expect(() => setSimdLevel('sse9' as SimdLevel)).toThrow(/level/);
+    if (detected !== 'avx512') expect(() => setSimdLevel('avx512')).toThrow(/does not support/);
+  });
+});
+
+describe('thread pool', () => {
+  const initial = getNumThreads();
+  afterAll(() => {
+    setNumThreads(initial);
+  });
+
+  it('defaults to LONGTAIL_NUM_THREADS or the number of cores', async () => {
+    const os = await import('node:os');
+    const expected = process.env.LONGTAIL_NUM_THREADS ? Number(process.env.LONGTAIL_NUM_THREADS) : os.availableParallelism();
+    expect(initial).toBe(expected);
+  });
+
+  for (const threads of [1, 3]) {
+    it(`${threads} thread(s) give the same results`, () => {
+      expect(setNumThreads(threads)).toBe(threads);
+      expect(kernelMixError(5)).toBeLessThanOrEqual(TOLERANCE);
+    });
+  }
+
+  it('validates the thread count', () => {
+    expect(() => setNumThreads(0)).toThrow(/threads/);
+    expect(() => setNumThreads(1.5)).toThrow(/threads/);
+  });
+});
