@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 
-/** Result of {@link forwardWithFeatures}. */
-export interface FeaturesAndLogits {
+/** Result of {@link forwardWithFeatures} (a plain object: `tf.dispose(result)` frees both tensors). */
+export type FeaturesAndLogits = {
   /** Backbone output after global average pooling, `[batch, featureDimension]` (64 for the CIFAR family, 2048 otherwise). */
   features: tf.Tensor2D;
   /** Classifier output, `[batch, numClasses]` (cosines for the cosine head, unscaled). */
   logits: tf.Tensor2D;
-}
+};
 
 /** Options of {@link forwardWithFeatures}. */
 export interface ForwardOptions {

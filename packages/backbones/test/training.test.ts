@@ -10,7 +10,7 @@ import {
   resnet50,
   unfreezeBackbone,
 } from '../src/index.js';
-import { expectElementwiseClose, expectRelativelyClose, readFixture } from './helpers/common.js';
+import { expectRelativelyClose, readFixture } from './helpers/common.js';
 import { formulaInput } from './helpers/formula.js';
 import { loadFormulaWeights } from './helpers/models.js';
 
@@ -156,13 +156,14 @@ describe('argument validation', () => {
 
   it('accepts other input sizes where the architecture allows (ImageNet family at 96×80)', () => {
     const model = resnet50({ numClasses: 2, inputShape: [96, 80, 3] });
-    const input = tf.zeros([1, 96, 80, 3]);
+    const input = tf.zeros([1, 96, 80, 3]) as tf.Tensor4D;
     const { features, logits } = forwardWithFeatures(model, input);
     expect([features.shape, logits.shape]).toEqual([
       [1, 2048],
       [1, 2],
     ]);
-    expectElementwiseClose(features.dataSync().slice(0, 1), [features.dataSync()[0]], 0);
+    // Pooled post-ReLU activations: finite and non-negative.
+    expect(Array.from(features.dataSync()).every((value) => Number.isFinite(value) && value >= 0)).toBe(true);
     tf.dispose([input, features, logits]);
     model.dispose();
   }, 60_000);
