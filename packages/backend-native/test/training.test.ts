@@ -8,7 +8,7 @@ describe('training on the native backend', () => {
   it('gradients of a small conv + batch-norm + relu net equal the cpu backend (1e-4)', () => {
     const error = compareBackends([[4, 10, 10, 3], [3, 3, 3, 8], [3, 3, 8, 16], [16], [16], [16, 5]], (x, w1, w2, gamma, beta, dense) => {
       const loss = (a: tf.Tensor, f1: tf.Tensor, f2: tf.Tensor, g: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => {
-        let h = tf.relu(tf.conv2d(a as tf.Tensor4D, f1 as tf.Tensor4D, 1, 'same'));
+        let h: tf.Tensor = tf.relu(tf.conv2d(a as tf.Tensor4D, f1 as tf.Tensor4D, 1, 'same'));
         h = tf.conv2d(h as tf.Tensor4D, f2 as tf.Tensor4D, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]);
         const { mean, variance } = tf.moments(h, [0, 1, 2]);
         h = tf.relu(tf.batchNorm(h, mean, variance, b, g, 1e-5));
