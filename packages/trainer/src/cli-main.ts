@@ -12,8 +12,10 @@ import {
   overridesToObject,
   parseOverrideValue,
   resolveConfig,
+  RUN_CONFIG_SCHEMA,
   type RunConfig,
 } from './config';
+import { schemaAt } from './schema';
 
 export interface CliIo {
   stdout: { write(text: string): unknown; isTTY?: boolean; columns?: number };
@@ -116,7 +118,8 @@ export function parseArguments(command: string, args: string[]): ParsedArguments
       value = name.slice(equals + 1);
       name = name.slice(0, equals);
     }
-    const isOverride = name.includes('.');
+    // Config keys: dotted paths, and top-level keys such as --outputDir, --seed or --name.
+    const isOverride = name.includes('.') || (!allowed.has(name) && schemaAt(RUN_CONFIG_SCHEMA, name) !== undefined);
     if (!isOverride && !allowed.has(name)) throw new UsageError(`unknown option --${name} for "${command}" (see longtail ${command} --help)`);
     if (isOverride && command !== 'train' && command !== 'info') throw new UsageError(`config overrides like --${name} are not accepted by "${command}"`);
     if (!isOverride && SWITCHES.has(name)) {

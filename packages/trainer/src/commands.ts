@@ -41,7 +41,7 @@ export async function evalCommand(options: { run: string; checkpoint: string; ba
       : path.resolve(options.io.cwd, options.checkpoint);
   const checkpoint = await loadCheckpoint(file);
   const backend = await pipeline.selectComputeBackend(config.backend);
-  options.io.stdout.write(`backend: ${backend}\n`);
+  options.io.stdout.write(`${backend}\n`);
   const data = await loadTrainingData(config);
   const counts = new Array<number>(data.numClasses).fill(0);
   for (const label of data.train.labels as Int32Array) counts[label]++;

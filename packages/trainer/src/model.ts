@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackboneName, LossName, RunConfig } from './config';
 import type { TensorRecord } from './checkpoint';
 import { tinyModel } from './tiny-model';
+import { backbones, loadPyTorchWeights } from '@longtail/backbones';
 
 /** Head chosen by `model.head: 'auto'`: the cosine classifier for GCL and LDAM (as the official code), dense otherwise. */
 export function resolveHead(head: RunConfig['model']['head'], loss: LossName): 'cosine' | 'dense' {
@@ -9,17 +10,31 @@ export function resolveHead(head: RunConfig['model']['head'], loss: LossName): '
   return loss === 'gcl' || loss === 'gcl-angular' || loss === 'ldam' ? 'cosine' : 'dense';
 }
 
-/** Builds the configured network (`tiny` here, the ResNets from `@longtail/backbones`). */
+/**
+ * Builds the configured network: `tiny` (this package's test network) or a `@longtail/backbones` factory
+ * (`resnet32`, `resnet50`, …) with the given head. With `pretrained`, PyTorch weights from a `.safetensors` file are
+ * imported into the backbone (the classifier head is left at its initial values: a new head for the new classes, as
+ * for Places-LT from ImageNet weights).
+ */
 export async function buildModel(
   backbone: BackboneName,
-  options: { numClasses: number; head: 'cosine' | 'dense'; inputShape: [number, number, number] },
+  options: { numClasses: number; head: 'cosine' | 'dense'; inputShape: [number, number, number]; pretrained?: string | null },
 ): Promise<tf.LayersModel> {
-  if (backbone === 'tiny') return tinyModel(options);
-  const packageName = '@longtail/backbones'; // resolved at run time: the tiny model needs no backbone package
-  const backbones = (await import(packageName)) as unknown as Record<string, (o: typeof options) => tf.LayersModel>;
+  if (backbone === 'tiny') {
+    if (options.pretrained) throw new Error('model.pretrained needs a backbone from @longtail/backbones, not "tiny"');
+    return tinyModel(options);
+  }
   const factory = backbones[backbone];
-  if (typeof factory !== 'function') throw new Error(`@longtail/backbones has no factory ${backbone}`);
-  return factory(options);
+  const model = factory({ numClasses: options.numClasses, head: options.head, inputShape: options.inputShape });
+  if (options.pretrained) {
+    try {
+      await loadPyTorchWeights(model, options.pretrained, { skipClassifier: true });
+    } catch (error) {
+      model.dispose();
+      throw new Error(`model.pretrained ${options.pretrained}: ${(error as Error).message}`);
+    }
+  }
+  return model;
 }
 
 /** The classifier layer: the layer producing the model's single output. */

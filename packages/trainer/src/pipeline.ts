@@ -9,6 +9,7 @@ import path from 'node:path';
 import * as losses from '@longtail/gcl-loss';
 import * as samplers from '@longtail/samplers';
 import { batchCount, batches } from '@longtail/datasets';
+import { selectBackend } from '@longtail/backend';
 import { SeededRandom } from '@longtail/samplers';
 import type { LossConfig, RunConfig, WeightingRule } from './config';
 import { loadCheckpoint, removeStaleTemporaryFiles, saveCheckpoint } from './checkpoint';
@@ -56,24 +57,19 @@ interface StageMeta {
   sampler: unknown;
 }
 
-/** Selects the compute backend; returns the summary line. */
+/**
+ * Makes the configured backend the active tfjs backend through `@longtail/backend`'s `selectBackend`: `auto` tries
+ * the fastest first (tfjs-node, the native kernel pack, wasm, cpu); a named backend is tried first and must load
+ * (otherwise this throws with the reason, rather than silently training elsewhere).
+ * @returns the one-line summary, e.g. `backend: native (avx2, 2 threads); tfjs-node-gpu unavailable: …`.
+ */
 export async function selectComputeBackend(name: RunConfig['backend']): Promise<string> {
-  try {
-    const packageName = '@longtail/backend';
-    const module: any = await import(packageName);
-    if (typeof module.selectBackend === 'function') {
-      const result = await module.selectBackend(name === 'auto' ? {} : { prefer: name });
-      return String(result?.summary ?? result?.line ?? result?.backend ?? tf.getBackend());
-    }
-  } catch {
-    // The backend package is optional here: fall back to what tfjs offers.
+  const selection = await selectBackend(name === 'auto' ? { quiet: true } : { prefer: name, quiet: true });
+  if (selection.preferenceFailed) {
+    throw new Error(`--backend ${name} is not available: ${selection.summary} (use --backend auto to take the fastest available)`);
   }
-  const wanted = name === 'auto' || name === 'native' || name === 'tensorflow' ? 'cpu' : name;
-  if (wanted === 'wasm') await import('@tensorflow/tfjs-backend-wasm' as string).catch(() => undefined);
-  const ok = await tf.setBackend(wanted);
-  if (!ok) throw new Error(`backend "${name}" is not available`);
   await tf.ready();
-  return `${tf.getBackend()} (fallback: @longtail/backend not available)`;
+  return selection.summary;
 }
 
 function classWeights(rule: WeightingRule, counts: number[]): number[] | null {
@@ -173,14 +169,14 @@ export async function train(config: RunConfig, options: TrainOptions = {}): Prom
   await removeStaleTemporaryFiles(checkpointDir);
 
   const backend = await selectComputeBackend(config.backend);
-  log(`backend: ${backend}`);
+  log(backend);
   const data = options.data ?? (await loadTrainingData(config));
   const counts = countClasses(data.train.labels, data.numClasses);
   log(`data: ${data.description}; ${data.train.length} training images (${Math.max(...counts)} … ${Math.min(...counts)} per class), ${data.test.length} test images`);
   writeFileSync(path.join(outputDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
 
   const head = resolveHead(config.model.head, config.stage1.loss.name);
-  const model = await buildModel(config.model.backbone, { numClasses: data.numClasses, head, inputShape: data.inputShape });
+  const model = await buildModel(config.model.backbone, { numClasses: data.numClasses, head, inputShape: data.inputShape, pretrained: config.model.pretrained });
   const metrics = new MetricsLog(path.join(outputDir, 'metrics.jsonl'));
   const file = (stage: 1 | 2, which: string) => path.join(checkpointDir, `stage${stage}-${which}.ckpt`);
   const summary: TrainSummary = { outputDir, backend, reportPath: path.join(outputDir, 'report.html'), stopped: false };
