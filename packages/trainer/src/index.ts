@@ -12,5 +12,5 @@ export { tinyModel } from './tiny-model';
 export { buildModel, featuresAndLogits, headLayer, modelWeightRecords, restoreModelWeights, resolveHead } from './model';
 export { train, trainStep, evaluateModel, makeLoss, runDirectory, selectComputeBackend, writeRunReport } from './pipeline';
 export type { TrainOptions, TrainSummary } from './pipeline';
-export { loadTrainingData, type TrainingData } from './data';
+export { loadTrainingData, DEFAULT_SPLIT_FILES, type TrainingData, type ImageDataset } from './data';
 export { runCli, parseArguments, configFromArguments, UsageError, type CliIo } from './cli-main';
