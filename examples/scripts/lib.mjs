@@ -17,8 +17,8 @@ export function trainerCli() {
   const manifestPath = require.resolve('@longtail/trainer/package.json');
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
   const cli = path.join(path.dirname(manifestPath), manifest.bin.longtail);
-  if (!existsSync(cli)) {
-    throw new Error(`${cli} is missing: build the trainer first (npx turbo run build --filter=@longtail/trainer...)`);
+  if (!existsSync(path.join(path.dirname(manifestPath), 'dist', 'cli.js'))) {
+    throw new Error(`@longtail/trainer is not built: build it first (npx turbo run build --filter=@longtail/trainer...)`);
   }
   return cli;
 }

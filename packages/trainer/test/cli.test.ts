@@ -26,6 +26,10 @@ describe.skipIf(!existsSync(cli))('longtail CLI (built dist/cli.js)', () => {
       expect(help.stdout).toContain('--backend');
     }
     expect(run(['train', '--help']).stdout).toContain('--stage1.optimizer.lr <number> (default 0.1)');
+    // The package's bin (a committed shim, so that npm links it before dist/ exists) runs the same command.
+    const shim = spawnSync(process.execPath, [path.join(here, '..', 'bin', 'longtail.js'), 'info', '--help'], { encoding: 'utf8', timeout: 60_000 });
+    expect(shim.status).toBe(0);
+    expect(shim.stdout).toMatch(/^Usage: longtail info/);
   });
 
   it('exits 2 with a readable error for bad usage and bad config', () => {
