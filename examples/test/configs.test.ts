@@ -105,7 +105,7 @@ describe('reproduce and demo scripts (built trainer)', () => {
     expect(full.code).toBe(0);
     const lines = full.stdout.trim().split('\n');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/cli\.js train --config \S+fashion-mnist-lt\/configs\/full-ce\.json --outputDir \S+fashion-mnist-lt-full\/ce --stage1\.epochs 1$/);
+    expect(lines[0]).toMatch(/longtail\.js train --config \S+fashion-mnist-lt\/configs\/full-ce\.json --outputDir \S+fashion-mnist-lt-full\/ce --stage1\.epochs 1$/);
     expect(lines[1]).toMatch(/full-gcl\.json/);
     const cifar = node('reproduce.mjs', ['cifar100-lt', '--imbalance', '50', '--with-ldam', '--dry-run']);
     expect(cifar.code).toBe(2);
