@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
 import { loadNativeAddon, type SimdLevel } from './addon.js';
+import { BufferPool } from './buffer-pool.js';
 import { installNativeGradients } from './gradients.js';
 import { makeKernelFunction, nativeKernelNames, type KernelCallCount } from './kernels.js';
 
@@ -49,6 +50,30 @@ export interface NativeBackendInfo {
 }
 
 const callCounts = new Map<string, KernelCallCount>();
+
+// cpu kernels whose outputs share their input's data only through the tensor reference count, never
+// as a view: their inputs stay eligible for buffer recycling.
+const REFERENCE_SHARING_KERNELS = new Set(['Reshape', 'Identity', 'Cast']);
+
+/** The 'native' backend: the cpu backend plus recycling of native kernels' output buffers. */
+class NativeBackend extends MathBackendCPU {
+  readonly bufferPool = new BufferPool(bufferPoolBytes);
+
+  override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
+    // The array now escapes to user code (dataSync, data, array, ...): never recycle it.
+    this.bufferPool.markShared(this.data.get(dataId)?.values);
+    return super.readSync(dataId);
+  }
+
+  override disposeData(dataId: tf.DataId, force = false): boolean {
+    const values = this.data.get(dataId)?.values;
+    const freed = super.disposeData(dataId, force);
+    if (freed && !this.data.has(dataId)) this.bufferPool.release(values);
+    return freed;
+  }
+}
+
+let bufferPoolBytes = 256 * 2 ** 20;
 let registered: NativeBackendInfo | undefined;
 
 /**
@@ -76,19 +101,30 @@ export function registerNativeBackend(options: RegisterNativeBackendOptions = {}
     }
     const counters = options.countCalls ? callCounts : undefined;
     if (!tf.findBackendFactory(NATIVE_BACKEND_NAME)) {
-      tf.registerBackend(NATIVE_BACKEND_NAME, () => new MathBackendCPU(), options.priority ?? 0);
+      tf.registerBackend(NATIVE_BACKEND_NAME, () => new NativeBackend(), options.priority ?? 0);
     }
     const cpuByName = new Map(cpuKernels.map((kernel) => [kernel.kernelName, kernel]));
     for (const kernel of cpuKernels) {
       if (nativeKernelNames.includes(kernel.kernelName)) continue;
-      tf.registerKernel({ ...kernel, backendName: NATIVE_BACKEND_NAME });
+      tf.registerKernel({
+        ...kernel,
+        backendName: NATIVE_BACKEND_NAME,
+        kernelFunc: REFERENCE_SHARING_KERNELS.has(kernel.kernelName)
+          ? kernel.kernelFunc
+          : markingInputsShared(kernel.kernelFunc),
+      });
     }
     for (const name of nativeKernelNames) {
       const cpuKernel = cpuByName.get(name);
       tf.registerKernel({
         kernelName: name,
         backendName: NATIVE_BACKEND_NAME,
-        kernelFunc: makeKernelFunction(name, cpuKernel, addon, counters),
+        kernelFunc: makeKernelFunction(
+          name,
+          cpuKernel && { ...cpuKernel, kernelFunc: markingInputsShared(cpuKernel.kernelFunc) },
+          addon,
+          counters,
+        ),
         setupFunc: cpuKernel?.setupFunc,
         disposeFunc: cpuKernel?.disposeFunc,
       });
@@ -105,6 +141,30 @@ export function registerNativeBackend(options: RegisterNativeBackendOptions = {}
   if (options.fuseGradients ?? true) installNativeGradients();
   registered = { ...registered, simdLevel: addon.getSimdLevel(), threads: addon.getNumThreads() };
   return { ...registered };
+}
+
+/** Wraps a cpu kernel so that its inputs are never recycled (it may return views of them). */
+function markingInputsShared(kernelFunc: tf.KernelFunc): tf.KernelFunc {
+  return ((args: { inputs: Record<string, tf.TensorInfo | null | undefined>; backend: NativeBackend }) => {
+    const pool = args.backend.bufferPool;
+    if (pool) {
+      for (const input of Object.values(args.inputs)) {
+        if (input) pool.markShared(args.backend.data.get(input.dataId)?.values);
+      }
+    }
+    return kernelFunc(args as never);
+  }) as unknown as tf.KernelFunc;
+}
+
+/**
+ * Memory (MiB) of disposed native-kernel outputs kept for reuse by the 'native' backend (default 256;
+ * 0 disables recycling). Applies to backends created after the call and to the current one.
+ */
+export function setBufferPoolLimit(megabytes: number): void {
+  if (!(megabytes >= 0)) throw new RangeError(`setBufferPoolLimit: megabytes must be >= 0, got ${megabytes}`);
+  bufferPoolBytes = megabytes * 2 ** 20;
+  const backend = tf.findBackend(NATIVE_BACKEND_NAME) as NativeBackend | null;
+  backend?.bufferPool.setLimit(bufferPoolBytes);
 }
 
 /** The SIMD level the kernels currently use. @throws when the addon is unavailable. */

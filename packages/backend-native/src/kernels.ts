@@ -10,6 +10,7 @@ import {
 } from '@tensorflow/tfjs-core';
 
 import type { NativeAddon } from './addon.js';
+import type { BufferPool } from './buffer-pool.js';
 
 /** Arguments tfjs passes to a kernel function. */
 interface KernelArguments {
@@ -37,11 +38,12 @@ function sizeOf(shape: readonly number[]): number {
 }
 
 /**
- * An output array (the kernels write every element). Plain JS memory: an uninitialized pool of external
- * ArrayBuffers was tried and dropped, because Node never ran their finalizers and memory grew without bound.
+ * An output array whose every element the kernel writes: recycled from the backend's buffer pool when
+ * possible (no allocation, zeroing, page faults or GC pressure), else new.
  */
-function floats(_addon: NativeAddon, count: number): Float32Array {
-  return new Float32Array(count);
+function floats(backend: MathBackendCPU, count: number): Float32Array {
+  const pool = (backend as { bufferPool?: BufferPool }).bufferPool;
+  return pool ? pool.allocate(count) : new Float32Array(count);
 }
 
 function output(backend: MathBackendCPU, shape: number[], values: Float32Array): TensorInfo {
@@ -105,7 +107,7 @@ const conv2D: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) =>
   if (!x || !filter) return undefined;
   const convolution = convolutionInfo(inputs.x!.shape, inputs.filter!.shape, attrs, attrs.dilations as [number, number]);
   if (!convolution) return undefined;
-  const out = floats(addon, sizeOf(convolution.info.outShape));
+  const out = floats(backend, sizeOf(convolution.info.outShape));
   addon.conv2d(x, filter, null, out, convolution.shape, 0);
   return output(backend, convolution.info.outShape, out);
 };
@@ -124,7 +126,7 @@ const fusedConv2D: NativeImplementation = ({ inputs, backend, attrs = {} }, addo
     if (!vector) return undefined;
     bias = vector;
   }
-  const out = floats(addon, sizeOf(convolution.info.outShape));
+  const out = floats(backend, sizeOf(convolution.info.outShape));
   addon.conv2d(x, filter, bias, out, convolution.shape, relu ? 1 : 0);
   return output(backend, convolution.info.outShape, out);
 };
@@ -135,7 +137,7 @@ const conv2DBackpropInput: NativeImplementation = ({ inputs, backend, attrs = {}
   if (!dy || !filter) return undefined;
   const convolution = convolutionInfo(attrs.inputShape as number[], inputs.filter!.shape, attrs, 1);
   if (!convolution) return undefined;
-  const dx = floats(addon, sizeOf(convolution.info.inShape));
+  const dx = floats(backend, sizeOf(convolution.info.inShape));
   addon.conv2dBackpropInput(dy, filter, dx, convolution.shape);
   return output(backend, convolution.info.inShape, dx);
 };
@@ -147,7 +149,7 @@ const conv2DBackpropFilter: NativeImplementation = ({ inputs, backend, attrs = {
   const filterShape = attrs.filterShape as number[];
   const convolution = convolutionInfo(inputs.x!.shape, filterShape, attrs, 1);
   if (!convolution) return undefined;
-  const dw = floats(addon, sizeOf(filterShape));
+  const dw = floats(backend, sizeOf(filterShape));
   addon.conv2dBackpropFilter(x, dy, dw, convolution.shape);
   return output(backend, [...filterShape], dw);
 };
@@ -194,7 +196,7 @@ function matMul(args: KernelArguments, addon: NativeAddon, fused: boolean): Tens
     }
   }
   const outShape = [...batchShape, m, n];
-  const out = floats(addon, sizeOf(outShape));
+  const out = floats(backend, sizeOf(outShape));
   if (out.length === 0) return undefined;
   addon.batchMatMul(
     a, b, bias, out, batch, m, n, k,
@@ -255,6 +257,7 @@ function operandWalk(shape: readonly number[], outShape: readonly number[]): Ope
 
 /** out = a (op) b with broadcasting, natively; undefined when the broadcast pattern is not supported. */
 function binaryNative(
+  backend: MathBackendCPU,
   addon: NativeAddon,
   code: number,
   a: Float32Array,
@@ -295,7 +298,7 @@ function binaryNative(
       walk.modulus = rows;
     }
   }
-  const out = floats(addon, total);
+  const out = floats(backend, total);
   addon.binary(
     code, a, b, out, total, rowLength,
     aWalk.stride, aWalk.modulus, aWalk.run ? 1 : 0,
@@ -311,7 +314,7 @@ function binaryKernel(code: number): NativeImplementation {
     const b = float32Values(backend, inputs.b);
     if (!a || !b) return undefined;
     const outShape = backend_util.assertAndGetBroadcastShape(inputs.a!.shape, inputs.b!.shape);
-    const out = binaryNative(addon, code, a, inputs.a!.shape, b, inputs.b!.shape, outShape);
+    const out = binaryNative(backend, addon, code, a, inputs.a!.shape, b, inputs.b!.shape, outShape);
     return out && output(backend, outShape, out);
   };
 }
@@ -320,7 +323,7 @@ function unaryKernel(code: number): NativeImplementation {
   return ({ inputs, backend, attrs = {} }, addon) => {
     const x = float32Values(backend, inputs.x);
     if (!x || x.length === 0) return undefined;
-    const out = floats(addon, x.length);
+    const out = floats(backend, x.length);
     const alpha = code === UnaryCode.Step ? Number(attrs.alpha ?? 0) : 0;
     addon.unary(code, x, out, alpha);
     return output(backend, [...inputs.x!.shape], out);
@@ -349,7 +352,7 @@ function reduceKernel(code: number): NativeImplementation {
     const outShape = keepDims
       ? shape.map((dimension, axis) => (axis >= first && axis <= last ? 1 : dimension))
       : shape.filter((_, axis) => axis < first || axis > last);
-    const out = floats(addon, outer * inner);
+    const out = floats(backend, outer * inner);
     addon.reduce(code, x, out, outer, reduced, inner);
     return output(backend, outShape, out);
   };
@@ -381,7 +384,7 @@ const fusedBatchNorm: NativeImplementation = ({ inputs, backend, attrs = {} }, a
   }
   if (![inputs.mean, inputs.variance, inputs.offset, inputs.scale].every(fits)) return undefined;
   const epsilon = Number(attrs.varianceEpsilon ?? 0.001);
-  const out = floats(addon, x.length);
+  const out = floats(backend, x.length);
   addon.batchNorm(x, mean, variance, offset, scale, epsilon, channels, out);
   return output(backend, [...shape], out);
 };
@@ -392,7 +395,7 @@ const transpose: NativeImplementation = ({ inputs, backend, attrs = {} }, addon)
   if (!x || !shape || x.length === 0 || shape.length > 8) return undefined;
   const perm = attrs.perm as number[];
   const outShape = perm.map((axis) => shape[axis]);
-  const out = floats(addon, x.length);
+  const out = floats(backend, x.length);
   addon.transpose(x, out, Int32Array.from(shape), Int32Array.from(perm));
   return output(backend, outShape, out);
 };
@@ -408,7 +411,7 @@ const tile: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
   const outShape = shape.map((dimension, axis) => dimension * reps[axis]);
   const total = sizeOf(outShape);
   if (total === 0) return undefined;
-  const out = input.dtype === 'float32' ? floats(addon, total) : new Int32Array(total);
+  const out = input.dtype === 'float32' ? floats(backend, total) : new Int32Array(total);
   addon.tile(values, out, Int32Array.from(shape), Int32Array.from(reps));
   return backend.makeTensorInfo(outShape, input.dtype, out);
 };
@@ -440,7 +443,7 @@ const slice: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => 
   if (slice_util.isSliceContinous(x.shape, begin, size) || sizeOf(size) === 0) return undefined;
   slice_util.assertParamsValid(x as never, begin, size);
   const ones = x.shape.map(() => 1);
-  const out = x.dtype === 'float32' ? floats(addon, sizeOf(size)) : new Int32Array(sizeOf(size));
+  const out = x.dtype === 'float32' ? floats(backend, sizeOf(size)) : new Int32Array(sizeOf(size));
   copyBox(addon, values, x.shape, begin, ones, out, size, x.shape.map(() => 0), ones, size);
   return backend.makeTensorInfo(size, x.dtype, out);
 };
@@ -478,7 +481,7 @@ const avgPool: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) =
   if (!x || inputs.x!.shape.length !== 4) return undefined;
   const info = pointPoolInfo(inputs.x!.shape, attrs);
   if (!info) return undefined;
-  const out = floats(addon, sizeOf(info.outShape));
+  const out = floats(backend, sizeOf(info.outShape));
   copyBox(addon, x, info.inShape, [0, 0, 0, 0], [1, info.strideHeight, info.strideWidth, 1],
     out, info.outShape, [0, 0, 0, 0], [1, 1, 1, 1], info.outShape);
   return output(backend, info.outShape, out);
@@ -504,7 +507,7 @@ const reluGrad: NativeImplementation = ({ inputs, backend }, addon) => {
   const x = float32Values(backend, inputs.x);
   if (!dy || !x || dy.length !== x.length) return undefined;
   const shape = [...inputs.x!.shape];
-  const out = binaryNative(addon, BinaryCode.ReluGrad, dy, shape, x, shape, shape);
+  const out = binaryNative(backend, addon, BinaryCode.ReluGrad, dy, shape, x, shape, shape);
   return out && output(backend, shape, out);
 };
 
@@ -514,7 +517,7 @@ const squareGrad: NativeImplementation = ({ inputs, backend }, addon) => {
   const x = float32Values(backend, inputs.x);
   if (!dy || !x || dy.length !== x.length) return undefined;
   const shape = [...inputs.x!.shape];
-  const out = binaryNative(addon, BinaryCode.SquareGrad, dy, shape, x, shape, shape);
+  const out = binaryNative(backend, addon, BinaryCode.SquareGrad, dy, shape, x, shape, shape);
   return out && output(backend, shape, out);
 };
 
@@ -525,7 +528,7 @@ const meanGrad: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) 
   const shape = attrs.shape as number[];
   const expandedShape = attrs.expandedShape as number[];
   const divisor = Float32Array.of(Number(attrs.reduceSize));
-  const out = binaryNative(addon, BinaryCode.RealDiv, dy, expandedShape, divisor, [], shape);
+  const out = binaryNative(backend, addon, BinaryCode.RealDiv, dy, expandedShape, divisor, [], shape);
   return out && output(backend, shape, out);
 };
 
@@ -562,7 +565,7 @@ const batchNormGrad: NativeImplementation = ({ inputs, backend, attrs = {} }, ad
     dScale[c] = inverse * sumDyCentered[c];
     dOffset[c] = sumDy[c];
   }
-  const dx = binaryNative(addon, BinaryCode.Multiply, dy, shape, dxScale, [channels], [...shape]);
+  const dx = binaryNative(backend, addon, BinaryCode.Multiply, dy, shape, dxScale, [channels], [...shape]);
   if (!dx) return undefined;
   const channelShape = [channels];
   return [
