@@ -38,6 +38,7 @@ class ThreadPool {
 
   void resize(int threads) {
     threads = std::max(1, std::min(threads, 256));
+    std::lock_guard<std::mutex> owner(run_mutex_);  // not while a job runs
     if (threads == size() && started_) return;
     stop_workers();
     stopping_ = false;
@@ -47,12 +48,15 @@ class ThreadPool {
 
   void run(long tasks, TaskFunction function, void* context) {
     if (tasks <= 0) return;
-    if (workers_.empty() || tasks == 1 || running_) {
-      // Nested or trivially small jobs run inline.
+    // Nested jobs (called from inside a task), jobs while another JS thread (worker_threads) owns the
+    // pool, and trivially small jobs run inline on the calling thread.
+    std::unique_lock<std::mutex> owner;
+    if (!workers_.empty() && tasks > 1 && !inside_job_) owner = std::unique_lock<std::mutex>(run_mutex_, std::try_to_lock);
+    if (!owner.owns_lock()) {
       for (long t = 0; t < tasks; t++) function(context, t, 0);
       return;
     }
-    running_ = true;
+    inside_job_ = true;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       function_ = function;
@@ -66,7 +70,7 @@ class ThreadPool {
     work(0);
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [this] { return busy_workers_ == 0; });
-    running_ = false;
+    inside_job_ = false;
   }
 
  private:
@@ -79,6 +83,7 @@ class ThreadPool {
   }
 
   void worker_loop(int thread) {
+    inside_job_ = true;  // a worker never starts a nested parallel job
     unsigned long seen = 0;
     for (;;) {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -113,8 +118,10 @@ class ThreadPool {
   int busy_workers_ = 0;
   bool stopping_ = false;
   bool started_ = false;
-  bool running_ = false;
+  std::mutex run_mutex_;  // one parallel job at a time
+  static thread_local bool inside_job_;
 };
+thread_local bool ThreadPool::inside_job_ = false;
 
 static ThreadPool* pool() {
   static ThreadPool* instance = new ThreadPool((int)std::max(1u, std::thread::hardware_concurrency()));
