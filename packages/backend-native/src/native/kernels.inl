@@ -260,18 +260,26 @@ static long im2col_blocked(const ConvShape& s, const float* x, long m0, long row
   return stride;
 }
 
-// Row-major im2col with `ld` floats per row; rows up to `padded_rows` are zero.
+// Row-major im2col with K floats per row; rows up to `padded_rows` are zero. When all kw taps of a
+// kernel row fall inside the image (and dilation is 1) they are one contiguous run of kw * cin floats.
 static void im2col_rows(const ConvShape& s, const float* x, long m0, long rows, long padded_rows, float* col) {
-  const long K = (long)s.kh * s.kw * s.cin;
+  const long K = (long)s.kh * s.kw * s.cin, run = (long)s.kw * s.cin;
   for (long r = 0; r < rows; r++) {
     long m = m0 + r;
     long ow = m % s.ow, t = m / s.ow, oh = t % s.oh, n = t / s.oh;
     float* dst = col + r * K;
     const float* image = x + n * (long)s.h * s.w * s.cin;
+    const long iw0 = ow * s.sw - s.pl;
+    const bool row_inside = s.dw == 1 && iw0 >= 0 && iw0 + s.kw <= s.w;
     for (int kh = 0; kh < s.kh; kh++) {
       long ih = oh * s.sh - s.pt + kh * s.dh;
+      if (row_inside && ih >= 0 && ih < s.h) {
+        std::memcpy(dst, image + (ih * s.w + iw0) * s.cin, sizeof(float) * run);
+        dst += run;
+        continue;
+      }
       for (int kw = 0; kw < s.kw; kw++) {
-        long iw = ow * s.sw - s.pl + kw * s.dw;
+        long iw = iw0 + kw * s.dw;
         const bool outside = ih < 0 || ih >= s.h || iw < 0 || iw >= s.w;
         if (s.cin % KC == 0) {
           if (outside) zero_blocks(dst, s.cin);
@@ -289,16 +297,26 @@ static void im2col_rows(const ConvShape& s, const float* x, long m0, long rows, 
 }
 
 static void col2im_add_rows(const ConvShape& s, const float* col, long m0, long rows, float* dx) {
-  const long K = (long)s.kh * s.kw * s.cin;
+  const long K = (long)s.kh * s.kw * s.cin, run = (long)s.kw * s.cin;
   for (long r = 0; r < rows; r++) {
     long m = m0 + r;
     long ow = m % s.ow, t = m / s.ow, oh = t % s.oh, n = t / s.oh;
     const float* src = col + r * K;
     float* image = dx + n * (long)s.h * s.w * s.cin;
+    const long iw0 = ow * s.sw - s.pl;
+    const bool row_inside = s.dw == 1 && iw0 >= 0 && iw0 + s.kw <= s.w;
     for (int kh = 0; kh < s.kh; kh++) {
       long ih = oh * s.sh - s.pt + kh * s.dh;
+      if (row_inside && ih >= 0 && ih < s.h) {
+        float* __restrict d = image + (ih * s.w + iw0) * s.cin;
+        long c = 0;
+        for (; c + VW <= run; c += VW) store(d + c, load(d + c) + load(src + c));
+        for (; c < run; c++) d[c] += src[c];
+        src += run;
+        continue;
+      }
       for (int kw = 0; kw < s.kw; kw++) {
-        long iw = ow * s.sw - s.pl + kw * s.dw;
+        long iw = iw0 + kw * s.dw;
         if (ih >= 0 && ih < s.h && iw >= 0 && iw < s.w) {
           float* __restrict d = image + (ih * s.w + iw) * s.cin;
           if (s.cin % VW == 0) {
