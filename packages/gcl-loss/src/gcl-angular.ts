@@ -1,15 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { relativeCloudSizes } from './cloud-sizes';
-import { CloudNoiseStream } from './noise';
+import { SelfNoisedLoss } from './noise';
 import { focalReduction, greaterMask, weightedMeanCrossEntropy } from './reductions';
 import {
   assertAtLeast,
   assertBoolean,
-  checkClassCountMatches,
   checkClassCounts,
   checkClassWeights,
-  checkLabels,
-  checkScores,
+  checkCosineInputs,
   rejectUnknownOptions,
 } from './validation';
 
@@ -104,16 +102,6 @@ function angularFromResolved(
   });
 }
 
-function checkAngularInputs(cosine: tf.Tensor2D, labels: tf.Tensor1D, noise: tf.Tensor2D, numClasses: number): void {
-  const [batch, classes] = checkScores(cosine, 'cosine');
-  checkClassCountMatches(classes, numClasses, 'cosine', 'options.clsNumList');
-  checkLabels(labels, batch, classes, 'labels');
-  const [noiseBatch, noiseClasses] = checkScores(noise, 'noise');
-  if (noiseBatch !== batch || noiseClasses !== classes) {
-    throw new RangeError(`noise must have the shape of cosine [${batch}, ${classes}], got [${noiseBatch}, ${noiseClasses}]`);
-  }
-}
-
 /**
  * Angular Gaussian Clouded Logit loss (the journal extension's GCLAngLoss), deterministic given `noise`:
  *
@@ -135,38 +123,21 @@ export function gclAngularLoss(
   options: GclAngularOptions,
 ): tf.Scalar {
   const resolved = resolveAngularOptions(options);
-  checkAngularInputs(cosine, labels, noise, resolved.clsNumList.length);
+  checkCosineInputs(cosine, labels, noise, resolved.clsNumList.length);
   return angularFromResolved(cosine, labels, noise, resolved);
 }
 
 /** The angular GCL loss as an object that draws its own noise each call (seedable, resumable). */
-export class GCLAngularLoss {
+export class GCLAngularLoss extends SelfNoisedLoss {
   private readonly options: ResolvedAngularOptions;
-  private readonly noise: CloudNoiseStream;
 
   constructor(options: GclAngularOptions & { seed?: number }) {
-    this.options = resolveAngularOptions(options, ['seed']);
-    if (options.seed !== undefined) assertAtLeast(options.seed, 0, 'options.seed');
-    this.noise = new CloudNoiseStream(options.seed);
+    const resolved = resolveAngularOptions(options, ['seed']);
+    super(resolved.clsNumList.length, options.seed);
+    this.options = resolved;
   }
 
-  call(cosine: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
-    const [batch, classes] = checkScores(cosine, 'cosine');
-    checkAngularInputs(cosine, labels, cosine, this.options.clsNumList.length);
-    const noise = this.noise.next([batch, classes]);
-    try {
-      return angularFromResolved(cosine, labels, noise, this.options);
-    } finally {
-      noise.dispose();
-    }
-  }
-
-  getState(): { drawCount: number } {
-    return { drawCount: this.noise.drawCount };
-  }
-
-  setState(state: { drawCount: number }): void {
-    assertAtLeast(state?.drawCount, 0, 'state.drawCount');
-    this.noise.drawCount = state.drawCount;
+  protected lossForNoise(cosine: tf.Tensor2D, labels: tf.Tensor1D, noise: tf.Tensor2D): tf.Scalar {
+    return angularFromResolved(cosine, labels, noise, this.options);
   }
 }

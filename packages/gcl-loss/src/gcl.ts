@@ -1,15 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { relativeCloudSizes } from './cloud-sizes';
-import { CloudNoiseStream } from './noise';
+import { SelfNoisedLoss } from './noise';
 import { focalReduction, weightedMeanCrossEntropy } from './reductions';
 import {
   assertAtLeast,
   assertBoolean,
-  checkClassCountMatches,
   checkClassCounts,
   checkClassWeights,
-  checkLabels,
-  checkScores,
+  checkCosineInputs,
   rejectUnknownOptions,
 } from './validation';
 
@@ -57,16 +55,6 @@ function resolveGclOptions(options: GclOptions, extraKeys: readonly string[] = [
   return { clsNumList, relativeSizes: relativeCloudSizes(clsNumList), m, s, noiseMul, weight, trainCls, gamma };
 }
 
-function checkGclInputs(cosine: tf.Tensor2D, labels: tf.Tensor1D, noise: tf.Tensor2D, numClasses: number): void {
-  const [batch, classes] = checkScores(cosine, 'cosine');
-  checkClassCountMatches(classes, numClasses, 'cosine', 'options.clsNumList');
-  checkLabels(labels, batch, classes, 'labels');
-  const [noiseBatch, noiseClasses] = checkScores(noise, 'noise');
-  if (noiseBatch !== batch || noiseClasses !== classes) {
-    throw new RangeError(`noise must have the shape of cosine [${batch}, ${classes}], got [${noiseBatch}, ${noiseClasses}]`);
-  }
-}
-
 function gclFromResolved(cosine: tf.Tensor2D, labels: tf.Tensor1D, noise: tf.Tensor2D, o: ResolvedGclOptions): tf.Scalar {
   return tf.tidy(() => {
     const classes = cosine.shape[1];
@@ -100,7 +88,7 @@ function gclFromResolved(cosine: tf.Tensor2D, labels: tf.Tensor1D, noise: tf.Ten
  */
 export function gclLoss(cosine: tf.Tensor2D, labels: tf.Tensor1D, noise: tf.Tensor2D, options: GclOptions): tf.Scalar {
   const resolved = resolveGclOptions(options);
-  checkGclInputs(cosine, labels, noise, resolved.clsNumList.length);
+  checkCosineInputs(cosine, labels, noise, resolved.clsNumList.length);
   return gclFromResolved(cosine, labels, noise, resolved);
 }
 
@@ -108,14 +96,13 @@ export function gclLoss(cosine: tf.Tensor2D, labels: tf.Tensor1D, noise: tf.Tens
  * The GCL loss as an object that draws its own noise each call, like the official `GCLLoss` module.
  * With `seed` set, the draws are reproducible and resumable (`getState`/`setState`).
  */
-export class GCLLoss {
+export class GCLLoss extends SelfNoisedLoss {
   private readonly options: ResolvedGclOptions;
-  private readonly noise: CloudNoiseStream;
 
   constructor(options: GclOptions & { seed?: number }) {
-    this.options = resolveGclOptions(options, ['seed']);
-    if (options.seed !== undefined) assertAtLeast(options.seed, 0, 'options.seed');
-    this.noise = new CloudNoiseStream(options.seed);
+    const resolved = resolveGclOptions(options, ['seed']);
+    super(resolved.clsNumList.length, options.seed);
+    this.options = resolved;
   }
 
   /** Cloud sizes divided by their maximum (the per-class noise factor before `noiseMul`). */
@@ -123,25 +110,7 @@ export class GCLLoss {
     return [...this.options.relativeSizes];
   }
 
-  /** The loss of one batch with a fresh noise draw. */
-  call(cosine: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
-    const [batch, classes] = checkScores(cosine, 'cosine');
-    checkGclInputs(cosine, labels, cosine, this.options.clsNumList.length);
-    const noise = this.noise.next([batch, classes]);
-    try {
-      return gclFromResolved(cosine, labels, noise, this.options);
-    } finally {
-      noise.dispose();
-    }
-  }
-
-  /** The noise stream's position, for checkpoints. */
-  getState(): { drawCount: number } {
-    return { drawCount: this.noise.drawCount };
-  }
-
-  setState(state: { drawCount: number }): void {
-    assertAtLeast(state?.drawCount, 0, 'state.drawCount');
-    this.noise.drawCount = state.drawCount;
+  protected lossForNoise(cosine: tf.Tensor2D, labels: tf.Tensor1D, noise: tf.Tensor2D): tf.Scalar {
+    return gclFromResolved(cosine, labels, noise, this.options);
   }
 }

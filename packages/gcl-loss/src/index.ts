@@ -1,7 +1,7 @@
 export { cloudSizes, relativeCloudSizes } from './cloud-sizes';
 export { gclLoss, GCLLoss, type GclOptions } from './gcl';
 export { gclAngularLoss, GCLAngularLoss, type GclAngularOptions } from './gcl-angular';
-export { sampleCloudNoise, CloudNoiseStream, CLOUD_NOISE_STD } from './noise';
+export { sampleCloudNoise, CloudNoiseStream, SelfNoisedLoss, CLOUD_NOISE_STD } from './noise';
 export { crossEntropy, type CrossEntropyOptions } from './cross-entropy';
 export { focalLoss, type FocalOptions } from './focal';
 export { ldamLoss, ldamMargins, type LdamOptions } from './ldam';

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { assertAtLeast, checkCosineInputs } from './validation';
 
 /** Standard deviation of GCL's noise draw, N(0, 1/3) before clamping (so ±1 is three standard deviations). */
 export const CLOUD_NOISE_STD = 1 / 3;
@@ -27,5 +28,46 @@ export class CloudNoiseStream {
     const seed = this.seed === undefined ? undefined : this.seed + this.drawCount;
     this.drawCount += 1;
     return sampleCloudNoise(shape, seed);
+  }
+}
+
+/**
+ * A loss that draws its own cloud noise each call, like the official modules: subclasses give the loss for a given
+ * noise draw. With a seed the draws are reproducible and resumable (`getState`/`setState`).
+ */
+export abstract class SelfNoisedLoss {
+  private readonly noise: CloudNoiseStream;
+
+  protected constructor(
+    private readonly numClasses: number,
+    seed: number | undefined,
+  ) {
+    if (seed !== undefined) assertAtLeast(seed, 0, 'options.seed');
+    this.noise = new CloudNoiseStream(seed);
+  }
+
+  /** The loss for one noise draw; inputs are already validated. */
+  protected abstract lossForNoise(cosine: tf.Tensor2D, labels: tf.Tensor1D, noise: tf.Tensor2D): tf.Scalar;
+
+  /** The loss of one batch with a fresh noise draw. */
+  call(cosine: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+    // The noise is drawn with cosine's shape, so checking cosine as its own noise checks everything.
+    checkCosineInputs(cosine, labels, cosine, this.numClasses);
+    const noise = this.noise.next(cosine.shape as [number, number]);
+    try {
+      return this.lossForNoise(cosine, labels, noise);
+    } finally {
+      noise.dispose();
+    }
+  }
+
+  /** The noise stream's position, for checkpoints. */
+  getState(): { drawCount: number } {
+    return { drawCount: this.noise.drawCount };
+  }
+
+  setState(state: { drawCount: number }): void {
+    assertAtLeast(state?.drawCount, 0, 'state.drawCount');
+    this.noise.drawCount = state.drawCount;
   }
 }

@@ -113,3 +113,17 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return `an array of length ${value.length}`;
   return typeof value;
 }
+
+/**
+ * Checks the inputs of the GCL losses: `cosine` B×C float32, `labels` B int32 in [0, C), `noise` B×C, and C equal to
+ * the number of classes in `options.clsNumList`.
+ */
+export function checkCosineInputs(cosine: unknown, labels: unknown, noise: unknown, numClasses: number): void {
+  const [batch, classes] = checkScores(cosine, 'cosine');
+  checkClassCountMatches(classes, numClasses, 'cosine', 'options.clsNumList');
+  checkLabels(labels, batch, classes, 'labels');
+  const [noiseBatch, noiseClasses] = checkScores(noise, 'noise');
+  if (noiseBatch !== batch || noiseClasses !== classes) {
+    throw new RangeError(`noise must have the shape of cosine [${batch}, ${classes}], got [${noiseBatch}, ${noiseClasses}]`);
+  }
+}

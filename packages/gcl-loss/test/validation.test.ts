@@ -104,7 +104,7 @@ describe('option ranges', () => {
     [{ weight: [1, -2, 1] }, /options\.weight\[1\]/],
     [{ weight: [0, 0, 0] }, /options\.weight must not be all zero/],
   ])('gclLoss rejects %j', (extra, message) => {
-    expect(() => gclLoss(scores, labels, noise, { clsNumList: counts, ...extra })).toThrow(message);
+    expect(() => gclLoss(scores, labels, noise, { clsNumList: counts, ...(extra as object) })).toThrow(message);
   });
   it('gclLoss rejects noise of the wrong shape', () => {
     const bad = tf.zeros([2, 2]) as tf.Tensor2D;
