@@ -148,6 +148,19 @@ function validateOptions(options: SelectBackendOptions): void {
   }
 }
 
+/**
+ * The reason as the summary line shows it: a missing package or an unbuilt tfjs-node binding in a few words (the
+ * full message stays in `tried[].error`), anything else cut to 120 characters.
+ */
+function shortReason(error: string | undefined): string {
+  if (error == null) return 'unknown error';
+  if (/Cannot find (package|module) '[^']+'/.test(error)) return 'not installed';
+  if (/tfjs_binding\.node\)? can ?not be found/i.test(error)) {
+    return 'native binding not built (its install step downloads libtensorflow)';
+  }
+  return error.length > 120 ? `${error.slice(0, 117)}...` : error;
+}
+
 /** Formats the one-line summary from the attempts (exported for callers that build their own selection). */
 export function summarizeAttempts(tried: readonly BackendAttempt[], prefer?: BackendName): string {
   const chosen = tried.find((attempt) => attempt.ok);
@@ -157,7 +170,7 @@ export function summarizeAttempts(tried: readonly BackendAttempt[], prefer?: Bac
     .map((attempt) => {
       const label = attempt.name === 'tensorflow' ? attempt.module.replace('@tensorflow/', '') : attempt.name;
       const preferred = prefer === attempt.name && chosen?.name !== prefer ? 'preferred ' : '';
-      return `${preferred}${label} unavailable: ${attempt.error ?? 'unknown error'}`;
+      return `${preferred}${label} unavailable: ${shortReason(attempt.error)}`;
     });
   return [head, ...failures].join('; ');
 }

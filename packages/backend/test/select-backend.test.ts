@@ -32,7 +32,8 @@ describe('selectBackend', () => {
     expect(lines).toEqual([selection.summary]);
     expect(selection.summary).toMatch(/^backend: wasm \(SIMD, 1 thread, trainable kernels\)/);
     expect(selection.summary).toContain('native unavailable: Cannot find module build/Release/longtail_native.node');
-    expect(selection.summary).toContain('tfjs-node unavailable:');
+    expect(selection.summary).toContain('tfjs-node unavailable: not installed');
+    expect(selection.tried[1].error).toContain("Cannot find package '@tensorflow/tfjs-node'");
     expect(selection.reason).toContain('@longtail/backend-native: Cannot find module');
     // The wasm backend it chose can train: Conv2DBackpropFilter is registered.
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
@@ -99,5 +100,22 @@ describe('selectBackend', () => {
         { name: 'native', module: '@longtail/backend-native', ok: true, detail: 'avx512, 2 threads' },
       ]),
     ).toBe('backend: native (avx512, 2 threads); tfjs-node unavailable: not installed');
+  });
+
+  it('summarizeAttempts shortens the long tfjs-node messages, keeping other reasons', () => {
+    const binding =
+      'The Node.js native addon module (tfjs_binding.node) can not be found at path: /x/lib/napi-v8/tfjs_binding.node. ';
+    expect(
+      summarizeAttempts([
+        { name: 'tensorflow', module: '@tensorflow/tfjs-node-gpu', ok: false, error: "Cannot find package '@tensorflow/tfjs-node-gpu' imported from /a/b.js" },
+        { name: 'tensorflow', module: '@tensorflow/tfjs-node', ok: false, error: binding },
+        { name: 'native', module: '@longtail/backend-native', ok: false, error: 'addon build failed: no compiler' },
+        { name: 'cpu', module: '@tensorflow/tfjs-backend-cpu', ok: true, detail: 'pure JavaScript' },
+      ]),
+    ).toBe(
+      'backend: cpu (pure JavaScript); tfjs-node-gpu unavailable: not installed; ' +
+        'tfjs-node unavailable: native binding not built (its install step downloads libtensorflow); ' +
+        'native unavailable: addon build failed: no compiler',
+    );
   });
 });
