@@ -1,4 +1,10 @@
 export {
+  batchNormTraining,
+  batchNormTrainingKernelNames,
+  type BatchNormActivation,
+  type BatchNormTrainingResult,
+} from './batch-norm.js';
+export {
   BackboneModel,
   NormedLinear,
   OptionAShortcut,

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 
+import { batchNormTraining, type BatchNormActivation } from './batch-norm.js';
+
 /** Arguments every tfjs-layers layer accepts (`name`, `trainable`, …). */
 export type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 
@@ -215,6 +217,11 @@ export interface TorchBatchNormArgs extends BaseLayerArgs {
   epsilon?: number;
   /** PyTorch-style running-average momentum: `running = (1 − momentum)·running + momentum·batch`. Default 0.1. */
   momentum?: number;
+  /**
+   * Activation applied to the normalised output: `'linear'` (default) or `'relu'` — `relu(bn(x))` in one layer, so that
+   * backends with the fused kernels (`batchNormTrainingKernelNames`) run one kernel forward and one backward.
+   */
+  activation?: BatchNormActivation;
 }
 
 /**
@@ -226,11 +233,13 @@ export interface TorchBatchNormArgs extends BaseLayerArgs {
  * A layer whose `trainable` is false always runs in inference mode, even when called with `training: true`
  * (the frozen-backbone mode of classifier re-training).
  * Weights, in order: `gamma` (1), `beta` (0), `running_mean` (0), `running_var` (1); the last two are not trainable.
+ * Training mode runs {@link batchNormTraining} (one fused kernel each way where the backend registers it).
  */
 export class TorchBatchNorm extends tf.layers.Layer {
   static className = 'TorchBatchNorm';
   readonly epsilon: number;
   readonly momentum: number;
+  readonly activation: BatchNormActivation;
   private gamma: tf.LayerVariable | null = null;
   private beta: tf.LayerVariable | null = null;
   private runningMean: tf.LayerVariable | null = null;
@@ -240,6 +249,10 @@ export class TorchBatchNorm extends tf.layers.Layer {
     super(args);
     this.epsilon = args.epsilon ?? 1e-5;
     this.momentum = args.momentum ?? 0.1;
+    this.activation = args.activation ?? 'linear';
+    if (this.activation !== 'linear' && this.activation !== 'relu') {
+      throw new Error(`TorchBatchNorm activation must be 'linear' or 'relu', got '${String(this.activation)}'`);
+    }
     if (!(this.epsilon > 0)) throw new Error(`TorchBatchNorm epsilon must be > 0, got ${this.epsilon}`);
     if (!(this.momentum >= 0 && this.momentum <= 1)) {
       throw new Error(`TorchBatchNorm momentum must be in [0, 1], got ${this.momentum}`);
@@ -273,31 +286,31 @@ export class TorchBatchNorm extends tf.layers.Layer {
       const gamma = this.gamma!.read() as tf.Tensor1D;
       const beta = this.beta!.read() as tf.Tensor1D;
       if (!training) {
-        return tf.batchNorm(input, this.runningMean!.read(), this.runningVariance!.read(), beta, gamma, this.epsilon);
+        const output = tf.batchNorm(input, this.runningMean!.read(), this.runningVariance!.read(), beta, gamma, this.epsilon);
+        return this.activation === 'relu' ? tf.relu(output) : output;
       }
-      const reductionAxes = input.shape.slice(0, -1).map((_, axis) => axis);
       const count = input.shape.slice(0, -1).reduce((product, size) => product * size, 1);
       if (count < 2) {
         throw new Error(
           `TorchBatchNorm '${this.name}': training needs more than one value per channel, got input shape [${input.shape}]`,
         );
       }
-      const { mean, variance } = tf.moments(input, reductionAxes);
-      const output = tf.batchNorm(input, mean, variance, beta, gamma, this.epsilon);
+      const { output, mean, variance } = batchNormTraining(input, gamma, beta, this.epsilon, this.activation);
       // Running statistics are bookkeeping: nothing differentiated depends on these writes.
       const keep = 1 - this.momentum;
-      const batchMean = mean;
       const unbiasedVariance = tf.mul(variance, count / (count - 1));
-      this.runningMean!.write(tf.add(tf.mul(this.runningMean!.read(), keep), tf.mul(batchMean, this.momentum)));
+      this.runningMean!.write(tf.add(tf.mul(this.runningMean!.read(), keep), tf.mul(mean, this.momentum)));
       this.runningVariance!.write(
         tf.add(tf.mul(this.runningVariance!.read(), keep), tf.mul(unbiasedVariance, this.momentum)),
       );
+      mean.dispose();
+      variance.dispose();
       return output;
     });
   }
 
   override getConfig(): SerializableConfig {
-    return { ...super.getConfig(), epsilon: this.epsilon, momentum: this.momentum };
+    return { ...super.getConfig(), epsilon: this.epsilon, momentum: this.momentum, activation: this.activation };
   }
 }
 

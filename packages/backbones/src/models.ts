@@ -73,6 +73,11 @@ function batchNorm(name: string, input: Symbolic): Symbolic {
   return apply(new TorchBatchNorm({ name }), input);
 }
 
+/** `relu(bn(x))` as one layer (PyTorch: `F.relu(self.bn(x))`); fused into one kernel on backends that have it. */
+function batchNormRelu(name: string, input: Symbolic): Symbolic {
+  return apply(new TorchBatchNorm({ name, activation: 'relu' }), input);
+}
+
 function relu(name: string, input: Symbolic): Symbolic {
   return apply(tf.layers.reLU({ name }), input);
 }
@@ -95,7 +100,7 @@ function classifierHead(name: string, features: Symbolic, options: ValidatedOpti
 
 function cifarBasicBlock(prefix: string, input: Symbolic, inputPlanes: number, planes: number, stride: number): Symbolic {
   let out = convolution(`${prefix}.conv1`, input, planes, 3, stride, 1);
-  out = relu(`${prefix}.relu1`, batchNorm(`${prefix}.bn1`, out));
+  out = batchNormRelu(`${prefix}.bn1`, out);
   out = batchNorm(`${prefix}.bn2`, convolution(`${prefix}.conv2`, out, planes, 3, 1, 1));
   const shortcut =
     stride !== 1 || inputPlanes !== planes
@@ -112,7 +117,7 @@ function cifarBasicBlock(prefix: string, input: Symbolic, inputPlanes: number, p
 function buildCifarResNet(modelName: string, blocksPerStage: number, rawOptions: BackboneOptions): tf.LayersModel {
   const options = validateOptions(modelName, rawOptions, [32, 32, 3]);
   const input = tf.input({ shape: options.inputShape, name: 'input', dtype: 'float32' });
-  let x = relu('relu', batchNorm('bn1', convolution('conv1', input, 16, 3, 1, 1)));
+  let x = batchNormRelu('bn1', convolution('conv1', input, 16, 3, 1, 1));
   let inputPlanes = 16;
   const stages: Array<[number, number]> = [
     [16, 1],
@@ -150,12 +155,9 @@ function bottleneck(
 ): Symbolic {
   const expansion = 4;
   const width = Math.floor(planes * (configuration.widthPerGroup / 64)) * configuration.groups;
-  let out = relu(`${prefix}.relu1`, batchNorm(`${prefix}.bn1`, convolution(`${prefix}.conv1`, input, width, 1, 1, 0)));
+  let out = batchNormRelu(`${prefix}.bn1`, convolution(`${prefix}.conv1`, input, width, 1, 1, 0));
   // torchvision (ResNet v1.5): the stride sits on the 3×3 convolution.
-  out = relu(
-    `${prefix}.relu2`,
-    batchNorm(`${prefix}.bn2`, convolution(`${prefix}.conv2`, out, width, 3, stride, 1, configuration.groups)),
-  );
+  out = batchNormRelu(`${prefix}.bn2`, convolution(`${prefix}.conv2`, out, width, 3, stride, 1, configuration.groups));
   out = batchNorm(`${prefix}.bn3`, convolution(`${prefix}.conv3`, out, planes * expansion, 1, 1, 0));
   const shortcut =
     stride !== 1 || inputPlanes !== planes * expansion
@@ -179,7 +181,7 @@ function buildBottleneckResNet(
 ): tf.LayersModel {
   const options = validateOptions(modelName, rawOptions, [224, 224, 3]);
   const input = tf.input({ shape: options.inputShape, name: 'input', dtype: 'float32' });
-  let x = relu('relu', batchNorm('bn1', convolution('conv1', input, 64, 7, 2, 3)));
+  let x = batchNormRelu('bn1', convolution('conv1', input, 64, 7, 2, 3));
   // PyTorch pads the max pool with −∞; after a ReLU every window holds a value ≥ 0, so zero padding is identical.
   x = apply(tf.layers.zeroPadding2d({ name: 'maxpool.pad', padding: 1 }), x);
   x = apply(tf.layers.maxPooling2d({ name: 'maxpool', poolSize: 3, strides: 2, padding: 'valid' }), x);

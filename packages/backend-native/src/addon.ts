@@ -35,6 +35,14 @@ export interface NativeAddon {
     x: Float32Array, dy: Float32Array, mean: Float32Array, channels: number,
     sumDy: Float64Array, sumDyCentered: Float64Array,
   ): void;
+  batchNormTraining(
+    x: Float32Array, gamma: Float32Array, beta: Float32Array, epsilon: number, channels: number, relu: number,
+    y: Float32Array, mean: Float32Array, variance: Float32Array,
+  ): void;
+  batchNormTrainingGrad(
+    dy: Float32Array, x: Float32Array, y: Float32Array | null, gamma: Float32Array, mean: Float32Array,
+    variance: Float32Array, epsilon: number, channels: number, dx: Float32Array, dGamma: Float32Array, dBeta: Float32Array,
+  ): void;
   getSimdLevel(): SimdLevel;
   getDetectedSimdLevel(): SimdLevel;
   setSimdLevel(level: SimdLevel): SimdLevel;

@@ -15,7 +15,7 @@ export {
   type NativeAddon,
   type SimdLevel,
 } from './addon.js';
-export { nativeKernelNames, type KernelCallCount } from './kernels.js';
+export { fusedKernelNames, nativeKernelNames, type KernelCallCount } from './kernels.js';
 
 /** The tfjs backend name this package registers. */
 export const NATIVE_BACKEND_NAME = 'native';

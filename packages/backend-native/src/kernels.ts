@@ -577,12 +577,59 @@ const batchNormGrad: NativeImplementation = ({ inputs, backend, attrs = {} }, ad
   ] as unknown as TensorInfo;
 };
 
+/**
+ * Training-mode batch normalisation over the last axis in one kernel (the contract `@longtail/backbones`'
+ * `TorchBatchNorm` looks for): inputs `{ x, scale, offset }` (scale = γ, offset = β, one value per channel),
+ * attributes `{ varianceEpsilon, activation: 'linear' | 'relu' }`; outputs `[y, mean, variance]` with the batch mean,
+ * the biased batch variance and `y = act((x − mean) / √(variance + ε) · γ + β)`.
+ */
+const batchNormTraining: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
+  const x = float32Values(backend, inputs.x);
+  const scale = float32Values(backend, inputs.scale);
+  const offset = float32Values(backend, inputs.offset);
+  if (!x || !scale || !offset) return undefined;
+  const shape = [...inputs.x!.shape];
+  const channels = shape[shape.length - 1];
+  if (shape.length < 2 || scale.length !== channels || offset.length !== channels || x.length < 2 * channels) return undefined;
+  const y = floats(backend, x.length);
+  const mean = new Float32Array(channels);
+  const variance = new Float32Array(channels);
+  addon.batchNormTraining(x, scale, offset, Number(attrs.varianceEpsilon), channels, attrs.activation === 'relu' ? 1 : 0, y, mean, variance);
+  return [output(backend, shape, y), output(backend, [channels], mean), output(backend, [channels], variance)] as unknown as TensorInfo;
+};
+
+/**
+ * Gradient of {@link batchNormTraining}: inputs `{ dy, x, scale, mean, variance }` plus `y` (the forward output) when
+ * `activation` is `'relu'`; outputs `[dx, dScale, dOffset]`. Two passes over x and dy (per-channel sums, then dx).
+ */
+const batchNormTrainingGrad: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
+  const dy = float32Values(backend, inputs.dy);
+  const x = float32Values(backend, inputs.x);
+  const scale = float32Values(backend, inputs.scale);
+  const mean = float32Values(backend, inputs.mean);
+  const variance = float32Values(backend, inputs.variance);
+  const relu = attrs.activation === 'relu';
+  const y = relu ? float32Values(backend, inputs.y) : null;
+  if (!dy || !x || !scale || !mean || !variance || y === undefined) return undefined;
+  const shape = [...inputs.x!.shape];
+  const channels = shape[shape.length - 1];
+  if (dy.length !== x.length || (y && y.length !== x.length)) return undefined;
+  if (scale.length !== channels || mean.length !== channels || variance.length !== channels) return undefined;
+  const dx = floats(backend, x.length);
+  const dScale = new Float32Array(channels);
+  const dOffset = new Float32Array(channels);
+  addon.batchNormTrainingGrad(dy, x, y, scale, mean, variance, Number(attrs.varianceEpsilon), channels, dx, dScale, dOffset);
+  return [output(backend, shape, dx), output(backend, [channels], dScale), output(backend, [channels], dOffset)] as unknown as TensorInfo;
+};
+
 /** Kernels that exist only on the native backend (no cpu counterpart); names are this package's. */
 export const fusedKernelNames = {
   reluGrad: 'LongtailReluGrad',
   squareGrad: 'LongtailSquareGrad',
   meanGrad: 'LongtailMeanGrad',
   batchNormGrad: 'LongtailBatchNormGrad',
+  batchNormTraining: 'LongtailBatchNormTraining',
+  batchNormTrainingGrad: 'LongtailBatchNormTrainingGrad',
 } as const;
 
 /** Kernel name → native implementation. Names are tfjs-core's kernel names. */
@@ -625,6 +672,8 @@ export const nativeImplementations: Readonly<Record<string, NativeImplementation
   [fusedKernelNames.squareGrad]: squareGrad,
   [fusedKernelNames.meanGrad]: meanGrad,
   [fusedKernelNames.batchNormGrad]: batchNormGrad,
+  [fusedKernelNames.batchNormTraining]: batchNormTraining,
+  [fusedKernelNames.batchNormTrainingGrad]: batchNormTrainingGrad,
 };
 
 /** The kernel names the native backend overrides (everything else is the cpu backend's kernel). */

@@ -21,6 +21,17 @@ async function loadStandIn(): Promise<StandInModule> {
   return (await import(/* @vite-ignore */ standInPath)) as StandInModule;
 }
 
+/**
+ * `@longtail/backbones`' ResNet-32 behind the stand-in's interface: its batch norm layers use the fused
+ * training-mode kernels where the backend has them (native) and tfjs ops elsewhere, so equal losses check both paths.
+ */
+async function loadBackbones(): Promise<StandInModule> {
+  const backbones = (await import('@longtail/backbones')) as {
+    resnet32(options: { numClasses: number; inputShape: [number, number, number] }): tf.LayersModel;
+  };
+  return { resnet32: ({ numClasses = 10, inputSize: size = 32 }) => backbones.resnet32({ numClasses, inputShape: [size, size, 3] }) };
+}
+
 async function nativeOrSkipReason(): Promise<string | undefined> {
   try {
     const native = (await import(/* @vite-ignore */ '@longtail/backend-native')) as {
@@ -62,8 +73,12 @@ async function losses(backend: string, initialWeights: Float32Array[], standIn: 
 }
 
 describe('five ResNet-32 training steps from identical weights', () => {
-  it('give the same losses on cpu, wasm and native (native skipped when its addon is absent)', async () => {
-    const standIn = await loadStandIn();
+  const models: Array<[string, () => Promise<StandInModule>]> = [
+    ['the benchmark stand-in (tfjs layers batch norm)', loadStandIn],
+    ['@longtail/backbones (fused batch norm + ReLU on native)', loadBackbones],
+  ];
+  it.each(models)('give the same losses on cpu, wasm and native: %s (native skipped when its addon is absent)', async (_name, load) => {
+    const standIn = await load();
     await tf.setBackend('cpu');
     const reference = standIn.resnet32({ numClasses: 10, inputSize });
     const initialWeights = reference.getWeights().map((weight) => Float32Array.from(weight.dataSync()));
@@ -91,8 +106,12 @@ describe('five ResNet-32 training steps from identical weights', () => {
 });
 
 describe('no leak over many training steps', () => {
-  async function stepMemory(backend: string, count: number): Promise<{ tensorGrowth: number; rssGrowthMiB: number }> {
-    const standIn = await loadStandIn();
+  async function stepMemory(
+    backend: string,
+    count: number,
+    load: () => Promise<StandInModule> = loadStandIn,
+  ): Promise<{ tensorGrowth: number; rssGrowthMiB: number }> {
+    const standIn = await load();
     if (backend === 'wasm') await setUpWasmBackend();
     else await tf.setBackend(backend);
     const model = standIn.resnet32({ numClasses: 10, inputSize });
@@ -131,6 +150,8 @@ describe('no leak over many training steps', () => {
     }
     const { tensorGrowth, rssGrowthMiB } = await stepMemory('native', 200);
     expect(tensorGrowth).toBe(0);
+    // The backbones model runs the fused batch-norm kernels (custom gradient, statistics leaving its scope).
+    expect((await stepMemory('native', 40, loadBackbones)).tensorGrowth).toBe(0);
     // Leaking one 8×8×16 activation of batch 2 per step would add 100 × 8 KiB over the second half; the bound
     // allows allocator noise only. Printed so a creeping trend is visible in CI logs.
     console.info(`native: RSS growth over steps 101–200: ${rssGrowthMiB.toFixed(1)} MiB`);

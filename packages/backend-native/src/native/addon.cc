@@ -215,12 +215,17 @@ struct KernelTable {
   void (*batch_norm)(const float*, long, long, const float*, long, const float*, long, const float*, long,
                      const float*, long, float, float*);
   void (*batch_norm_sums)(const float*, const float*, const float*, long, long, double*, double*);
+  void (*batch_norm_training)(const float*, long, long, const float*, const float*, float, bool, float*, float*,
+                              float*);
+  void (*batch_norm_training_grad)(const float*, const float*, const float*, long, long, const float*, const float*,
+                                   const float*, float, float*, float*, float*);
 };
 
 #define LT_TABLE(ns)                                                                                              \
   KernelTable {                                                                                                   \
     #ns, ns::conv2d, ns::conv2d_backprop_input, ns::conv2d_backprop_filter, ns::batch_matmul, ns::binary,          \
-        ns::unary, ns::reduce, ns::batch_norm, ns::batch_norm_sums                                                               \
+        ns::unary, ns::reduce, ns::batch_norm, ns::batch_norm_sums, ns::batch_norm_training,                      \
+        ns::batch_norm_training_grad                                                                              \
   }
 
 static const KernelTable scalar_table = LT_TABLE(scalar);
@@ -648,6 +653,59 @@ static napi_value BatchNormSums(napi_env env, napi_callback_info info) {
   return undefined_value(env);
 }
 
+// batchNormTraining(x, gamma, beta, epsilon, channels, relu, y, mean, variance)
+static napi_value BatchNormTraining(napi_env env, napi_callback_info info) {
+  Arguments args(env, info, 9);
+  size_t total = 0, gamma_size = 0, beta_size = 0, y_size = 0, mean_size = 0, variance_size = 0;
+  float* x = args.floats(0, &total);
+  float* gamma = args.floats(1, &gamma_size);
+  float* beta = args.floats(2, &beta_size);
+  float epsilon = (float)args.number(3);
+  long channels = args.integer(4);
+  bool relu = args.number(5) != 0;
+  float* y = args.floats(6, &y_size);
+  float* mean = args.floats(7, &mean_size);
+  float* variance = args.floats(8, &variance_size);
+  if (args.failed) return nullptr;
+  if (!x || !gamma || !beta || !y || !mean || !variance || channels < 1 || (long)total % channels != 0 ||
+      (long)total < channels || y_size != total || (long)gamma_size != channels || (long)beta_size != channels ||
+      (long)mean_size != channels || (long)variance_size != channels) {
+    napi_throw_range_error(env, nullptr, "longtail native: batchNormTraining arrays do not match [rows, channels]");
+    return nullptr;
+  }
+  table()->batch_norm_training(x, (long)total / channels, channels, gamma, beta, epsilon, relu, y, mean, variance);
+  return undefined_value(env);
+}
+
+// batchNormTrainingGrad(dy, x, y|null, gamma, mean, variance, epsilon, channels, dx, dgamma, dbeta)
+static napi_value BatchNormTrainingGrad(napi_env env, napi_callback_info info) {
+  Arguments args(env, info, 11);
+  size_t total = 0, x_size = 0, y_size = 0, dx_size = 0, sizes[5] = {0, 0, 0, 0, 0};
+  float* dy = args.floats(0, &total);
+  float* x = args.floats(1, &x_size);
+  float* y = args.floats(2, &y_size);
+  float* gamma = args.floats(3, &sizes[0]);
+  float* mean = args.floats(4, &sizes[1]);
+  float* variance = args.floats(5, &sizes[2]);
+  float epsilon = (float)args.number(6);
+  long channels = args.integer(7);
+  float* dx = args.floats(8, &dx_size);
+  float* dgamma = args.floats(9, &sizes[3]);
+  float* dbeta = args.floats(10, &sizes[4]);
+  if (args.failed) return nullptr;
+  bool ok = dy && x && gamma && mean && variance && dx && dgamma && dbeta && channels >= 1 &&
+            (long)total % channels == 0 && (long)total >= channels && x_size == total && dx_size == total &&
+            (!y || y_size == total);
+  for (size_t size : sizes) ok = ok && (long)size == channels;
+  if (!ok) {
+    napi_throw_range_error(env, nullptr, "longtail native: batchNormTrainingGrad arrays do not match [rows, channels]");
+    return nullptr;
+  }
+  table()->batch_norm_training_grad(dy, x, y, (long)total / channels, channels, gamma, mean, variance, epsilon, dx,
+                                    dgamma, dbeta);
+  return undefined_value(env);
+}
+
 static const char* level_name(int level) { return level == 2 ? "avx512" : level == 1 ? "avx2" : "scalar"; }
 
 static napi_value make_string(napi_env env, const char* text) {
@@ -739,6 +797,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"tile", Tile},
       {"copyBox", CopyBox},
       {"batchNormSums", BatchNormSums},
+      {"batchNormTraining", BatchNormTraining},
+      {"batchNormTrainingGrad", BatchNormTrainingGrad},
       {"getSimdLevel", GetSimdLevel},
       {"getDetectedSimdLevel", GetDetectedSimdLevel},
       {"setSimdLevel", SetSimdLevel},

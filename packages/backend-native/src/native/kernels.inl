@@ -775,4 +775,144 @@ static void batch_norm_sums(const float* x, const float* dy, const float* mean, 
     }
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Batch normalisation in training mode, forward and backward, each one call (the kernels
+// LongtailBatchNormTraining / LongtailBatchNormTrainingGrad). x, y, dy, dx are [rows, channels].
+
+// Per-channel sums over row blocks: float vectors within a block of rows, double across blocks.
+// `term(row, c0)` returns the vector of values to add for channels [c0, c0 + VW) of that row
+// (and `scalar_term(row, c)` one value), so one routine serves every sum the two kernels need.
+template <typename VectorTerm, typename ScalarTerm>
+static void channel_sums(long rows, long channels, int outputs, double* sums, VectorTerm term, ScalarTerm scalar_term) {
+  const long rows_per_task = std::max<long>(16, 32768 / channels);
+  const long tasks = (rows + rows_per_task - 1) / rows_per_task;
+  std::vector<double> partial((size_t)tasks * outputs * channels);
+  auto body = [&](long task, int) {
+    long r0 = task * rows_per_task, r1 = std::min(rows, r0 + rows_per_task);
+    static thread_local std::vector<float> acc;
+    acc.assign((size_t)outputs * channels, 0.f);
+    for (long r = r0; r < r1; r++) {
+      long c = 0;
+      for (; c + VW <= channels; c += VW) {
+        vf values[2] = {vf{}, vf{}};
+        term(r, c, values);
+        for (int o = 0; o < outputs; o++) store(&acc[o * channels + c], load(&acc[o * channels + c]) + values[o]);
+      }
+      for (; c < channels; c++) {
+        float values[2] = {0.f, 0.f};
+        scalar_term(r, c, values);
+        for (int o = 0; o < outputs; o++) acc[o * channels + c] += values[o];
+      }
+    }
+    double* dst = &partial[(size_t)task * outputs * channels];
+    for (long i = 0; i < outputs * channels; i++) dst[i] = acc[i];
+  };
+  if (rows * channels < 65536) for (long t = 0; t < tasks; t++) body(t, 0);
+  else parallel_for(tasks, body);
+  for (long i = 0; i < outputs * channels; i++) sums[i] = 0;
+  for (long t = 0; t < tasks; t++)
+    for (long i = 0; i < outputs * channels; i++) sums[i] += partial[(size_t)t * outputs * channels + i];
+}
+
+// out[r][c] = relu?(a[c] * u[r][c] + b[c] * v[r][c] + d[c]) over [rows, channels]; v may be null
+// (then b is ignored). With `mask`, rows where mask <= 0 give 0 for the u term (the ReLU gradient).
+static void channel_affine(long rows, long channels, const float* u, const float* mask, const float* v,
+                           const float* a, const float* b, const float* d, bool relu, float* out) {
+  const long rows_per_task = std::max<long>(1, 16384 / channels);
+  const long tasks = (rows + rows_per_task - 1) / rows_per_task;
+  auto body = [&](long task, int) {
+    long r_end = std::min(rows, (task + 1) * rows_per_task);
+    for (long r = task * rows_per_task; r < r_end; r++) {
+      const float* ur = u + r * channels;
+      const float* mr = mask ? mask + r * channels : nullptr;
+      const float* vr = v ? v + r * channels : nullptr;
+      float* o = out + r * channels;
+      long c = 0;
+      for (; c + VW <= channels; c += VW) {
+        vf x = load(ur + c);
+        if (mr) x = load(mr + c) > 0 ? x : vf{};
+        vf value = load(a + c) * x + load(d + c);
+        if (vr) value += load(b + c) * load(vr + c);
+        if (relu) value = vmax(value, vf{});
+        store(o + c, value);
+      }
+      for (; c < channels; c++) {
+        float x = ur[c];
+        if (mr && !(mr[c] > 0)) x = 0.f;
+        float value = a[c] * x + d[c];
+        if (vr) value += b[c] * vr[c];
+        if (relu) value = value > 0.f ? value : 0.f;
+        o[c] = value;
+      }
+    }
+  };
+  if (rows * channels < 65536) for (long t = 0; t < tasks; t++) body(t, 0);
+  else parallel_for(tasks, body);
+}
+
+// mean, biased variance (two passes for accuracy) and y = relu?((x - mean) / sqrt(var + eps) * gamma + beta).
+static void batch_norm_training(const float* x, long rows, long channels, const float* gamma, const float* beta,
+                                float epsilon, bool relu, float* y, float* mean, float* variance) {
+  std::vector<double> sums(channels);
+  channel_sums(rows, channels, 1, sums.data(),
+               [&](long r, long c, vf* out) { out[0] = load(x + r * channels + c); },
+               [&](long r, long c, float* out) { out[0] = x[r * channels + c]; });
+  std::vector<float> mean_f(channels + VW), scale(channels + VW), zero(channels + VW, 0.f), shift(channels + VW);
+  for (long c = 0; c < channels; c++) mean_f[c] = mean[c] = (float)(sums[c] / (double)rows);
+  const float* m = mean_f.data();
+  channel_sums(rows, channels, 1, sums.data(),
+               [&](long r, long c, vf* out) {
+                 vf centered = load(x + r * channels + c) - load(m + c);
+                 out[0] = centered * centered;
+               },
+               [&](long r, long c, float* out) {
+                 float centered = x[r * channels + c] - m[c];
+                 out[0] = centered * centered;
+               });
+  for (long c = 0; c < channels; c++) {
+    variance[c] = (float)(sums[c] / (double)rows);
+    float inverse = 1.f / std::sqrt(variance[c] + epsilon);
+    scale[c] = gamma[c] * inverse;
+    shift[c] = beta[c] - mean_f[c] * scale[c];
+  }
+  channel_affine(rows, channels, x, nullptr, nullptr, scale.data(), zero.data(), shift.data(), relu, y);
+}
+
+// Gradients of batch_norm_training: with g = dy (or dy * [y > 0] when `y` is given, the fused ReLU),
+// n = rows, r = 1/sqrt(var + eps), S1 = sum g, S2 = sum g (x - mean):
+//   dgamma = r S2,  dbeta = S1,  dx = gamma r (g - S1/n - (x - mean) r^2 S2/n).
+static void batch_norm_training_grad(const float* dy, const float* x, const float* y, long rows, long channels,
+                                     const float* gamma, const float* mean, const float* variance, float epsilon,
+                                     float* dx, float* dgamma, float* dbeta) {
+  std::vector<double> sums(2 * channels);
+  channel_sums(rows, channels, 2, sums.data(),
+               [&](long r, long c, vf* out) {
+                 vf g = load(dy + r * channels + c);
+                 if (y) g = load(y + r * channels + c) > 0 ? g : vf{};
+                 out[0] = g;
+                 out[1] = g * (load(x + r * channels + c) - load(mean + c));
+               },
+               [&](long r, long c, float* out) {
+                 float g = dy[r * channels + c];
+                 if (y && !(y[r * channels + c] > 0)) g = 0.f;
+                 out[0] = g;
+                 out[1] = g * (x[r * channels + c] - mean[c]);
+               });
+  std::vector<float> a(channels + VW), b(channels + VW), d(channels + VW);
+  const double n = (double)rows;
+  for (long c = 0; c < channels; c++) {
+    double inverse = 1.0 / std::sqrt((double)(variance[c] + epsilon));
+    double s1 = sums[c], s2 = sums[channels + c];
+    dgamma[c] = (float)(inverse * s2);
+    dbeta[c] = (float)s1;
+    double gr = gamma[c] * inverse;
+    double slope = -gr * inverse * inverse * s2 / n;  // coefficient of x
+    a[c] = (float)gr;
+    b[c] = (float)slope;
+    d[c] = (float)(-gr * s1 / n - slope * mean[c]);
+  }
+  channel_affine(rows, channels, dy, y, x, a.data(), b.data(), d.data(), false, dx);
+}
+
 }  // namespace LT_NS

@@ -1,0 +1,144 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Kernel names of the fused training-mode batch normalisation. A backend may register them (the 'native' backend of
+ * `@longtail/backend-native` does); {@link batchNormTraining} then runs one kernel forward and one backward instead
+ * of the dozen element-wise ops of `tf.moments` + `tf.batchNorm` and their gradients.
+ *
+ * - `LongtailBatchNormTraining`: inputs `{ x, scale, offset }`, attributes `{ varianceEpsilon, activation }`
+ *   (`'linear'` or `'relu'`), outputs `[y, mean, variance]` (batch mean, biased batch variance over all axes but the last).
+ * - `LongtailBatchNormTrainingGrad`: inputs `{ dy, x, scale, mean, variance }` and, for `'relu'`, `y`; same attributes;
+ *   outputs `[dx, dScale, dOffset]`.
+ */
+export const batchNormTrainingKernelNames = {
+  forward: 'LongtailBatchNormTraining',
+  backward: 'LongtailBatchNormTrainingGrad',
+} as const;
+
+/** Activation fused into {@link batchNormTraining}. */
+export type BatchNormActivation = 'linear' | 'relu';
+
+/** What {@link batchNormTraining} returns. */
+export interface BatchNormTrainingResult {
+  /** The normalised (and activated) input; differentiable with respect to `x`, `gamma` and `beta`. */
+  output: tf.Tensor;
+  /** Batch mean per channel (not differentiable; for the running statistics). */
+  mean: tf.Tensor1D;
+  /** Biased batch variance per channel (not differentiable; for the running statistics). */
+  variance: tf.Tensor1D;
+}
+
+function hasKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+/**
+ * Training-mode batch normalisation over the last axis with an optional fused ReLU, as one differentiable op:
+ *
+ * `μ = mean(x)`, `σ² = mean((x − μ)²)` over all axes but the last, `x̂ = (x − μ)/√(σ² + ε)`, `y = act(γ·x̂ + β)`;
+ * with `g = ∂L/∂y · act'(y)`, `n` values per channel and `r = 1/√(σ² + ε)`:
+ * `∂L/∂γ = Σ g·x̂`, `∂L/∂β = Σ g`, `∂L/∂x = γ·r·(g − Σg/n − x̂·Σ(g·x̂)/n)`.
+ *
+ * Uses the backend's fused kernels ({@link batchNormTrainingKernelNames}) when registered, else tfjs ops (the same
+ * formulas); either way the gradient is one analytic step instead of the chain through `tf.moments`.
+ *
+ * @param x input, rank ≥ 2, channels last, more than one value per channel.
+ * @param gamma scale γ, one per channel (PyTorch initialises it to 1).
+ * @param beta offset β, one per channel (initialised to 0).
+ * @param epsilon added to the variance, default 1e-5 (PyTorch's `BatchNorm2d`).
+ * @param activation `'linear'` (default) or `'relu'`.
+ */
+export function batchNormTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon = 1e-5,
+  activation: BatchNormActivation = 'linear',
+): BatchNormTrainingResult {
+  if (x.rank < 2) throw new Error(`batchNormTraining: x must have rank >= 2 (channels last), got shape [${x.shape}]`);
+  const channels = x.shape[x.rank - 1];
+  if (gamma.rank !== 1 || gamma.shape[0] !== channels) {
+    throw new Error(`batchNormTraining: gamma must have shape [${channels}], got [${gamma.shape}]`);
+  }
+  if (beta.rank !== 1 || beta.shape[0] !== channels) {
+    throw new Error(`batchNormTraining: beta must have shape [${channels}], got [${beta.shape}]`);
+  }
+  if (x.size / channels < 2) {
+    throw new Error(`batchNormTraining: x needs more than one value per channel, got shape [${x.shape}]`);
+  }
+  if (!(epsilon > 0)) throw new Error(`batchNormTraining: epsilon must be > 0, got ${epsilon}`);
+  if (activation !== 'linear' && activation !== 'relu') {
+    throw new Error(`batchNormTraining: activation must be 'linear' or 'relu', got '${String(activation)}'`);
+  }
+  const attributes = { varianceEpsilon: epsilon, activation } as unknown as tf.NamedAttrMap;
+  const fused = x.dtype === 'float32' && hasKernel(batchNormTrainingKernelNames.forward) && hasKernel(batchNormTrainingKernelNames.backward);
+  let statistics: [tf.Tensor1D, tf.Tensor1D] | undefined;
+
+  const normalize = tf.customGrad(((input: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    let output: tf.Tensor;
+    let mean: tf.Tensor1D;
+    let variance: tf.Tensor1D;
+    if (fused) {
+      [output, mean, variance] = tf.engine().runKernel(batchNormTrainingKernelNames.forward, { x: input, scale, offset }, attributes) as [
+        tf.Tensor,
+        tf.Tensor1D,
+        tf.Tensor1D,
+      ];
+    } else {
+      const axes = input.shape.slice(0, -1).map((_, axis) => axis);
+      ({ mean, variance } = tf.moments(input, axes) as { mean: tf.Tensor1D; variance: tf.Tensor1D });
+      output = tf.batchNorm(input, mean, variance, offset, scale, epsilon);
+      if (activation === 'relu') output = tf.relu(output);
+    }
+    // The running statistics need the batch moments: keep() lets them out of customGrad's internal tidy.
+    statistics = [tf.keep(mean), tf.keep(variance)];
+    save(activation === 'relu' ? [input, scale, mean, variance, output] : [input, scale, mean, variance]);
+    return {
+      value: output,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [savedInput, savedScale, savedMean, savedVariance, savedOutput] = saved;
+        if (fused) {
+          const inputs: tf.NamedTensorMap = { dy, x: savedInput, scale: savedScale, mean: savedMean, variance: savedVariance };
+          if (savedOutput) inputs.y = savedOutput;
+          return tf.engine().runKernel(batchNormTrainingKernelNames.backward, inputs, attributes) as tf.Tensor[];
+        }
+        return batchNormTrainingGradient(dy, savedInput, savedScale, savedMean, savedVariance, epsilon, savedOutput);
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+
+  const output = normalize(x, gamma, beta);
+  // Clones belong to the caller's scope (tf.tidy disposes them like any op output); the kept originals go now.
+  const [keptMean, keptVariance] = statistics!;
+  const mean = tf.clone(keptMean);
+  const variance = tf.clone(keptVariance);
+  tf.dispose([keptMean, keptVariance]);
+  return { output, mean, variance };
+}
+
+/** The gradient of {@link batchNormTraining} in tfjs ops (backends without the fused kernels). */
+function batchNormTrainingGradient(
+  dy: tf.Tensor,
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  epsilon: number,
+  output?: tf.Tensor,
+): tf.Tensor[] {
+  return tf.tidy(() => {
+    const axes = x.shape.slice(0, -1).map((_, axis) => axis);
+    const count = x.size / x.shape[x.rank - 1];
+    // ReLU's gradient is a mask on the output: the derivative is 0 where the output was clipped.
+    const gradient = output ? tf.where(tf.greater(output, 0), dy, tf.zerosLike(dy)) : dy;
+    const inverse = tf.rsqrt(tf.add(variance, epsilon));
+    const normalized = tf.mul(tf.sub(x, mean), inverse);
+    const sumGradient = tf.sum(gradient, axes);
+    const sumGradientNormalized = tf.sum(tf.mul(gradient, normalized), axes);
+    const dx = tf.mul(
+      tf.mul(gamma, tf.div(inverse, count)),
+      tf.sub(tf.sub(tf.mul(gradient, count), sumGradient), tf.mul(normalized, sumGradientNormalized)),
+    );
+    return [dx, sumGradientNormalized, sumGradient];
+  });
+}
