@@ -75,11 +75,14 @@ def timed(function, steps, warmup):
     for _ in range(warmup):
         function()
     timings = []
+    cpu_timings = []
     for _ in range(steps):
         start = time.perf_counter()
+        cpu_start = time.process_time()  # all threads of this process
         function()
         timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
+        cpu_timings.append(time.process_time() - cpu_start)
+    return statistics.median(timings), statistics.median(cpu_timings)
 
 
 def main():
@@ -115,13 +118,14 @@ def main():
                 with torch.no_grad():
                     model(images).sum().item()
 
-        seconds = timed(step, arguments.steps, arguments.warmup)
+        seconds, cpu_seconds = timed(step, arguments.steps, arguments.warmup)
         print(json.dumps({
             'backend': 'pytorch',
             'mode': mode,
             'batch': batch,
             'imagesPerSecond': round(batch / seconds, 2),
             'medianStepMs': round(seconds * 1000, 1),
+            'medianCpuMsPerStep': round(cpu_seconds * 1000, 1),
             'threads': arguments.threads,
             'torch': torch.__version__,
             'peakRssMiB': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

@@ -89,6 +89,7 @@ async function runChild({ backend, mode, batch, steps, warmup }) {
   const network = model.create();
   const images = tf.randomNormal([batch, 32, 32, 3], 0, 1, 'float32', 1);
   const timings = [];
+  const cpuTimings = [];
   let lossSource;
   if (mode === 'train') {
     const loss = await loadLoss(tf);
@@ -103,16 +104,22 @@ async function runChild({ backend, mode, batch, steps, warmup }) {
     for (let index = 0; index < warmup; index += 1) step();
     for (let index = 0; index < steps; index += 1) {
       const start = performance.now();
+      const cpuStart = process.cpuUsage();
       step();
       timings.push(performance.now() - start);
+      const cpu = process.cpuUsage(cpuStart);
+      cpuTimings.push((cpu.user + cpu.system) / 1000);
     }
   } else {
     const infer = () => tf.tidy(() => network.apply(images, { training: false }).dataSync());
     for (let index = 0; index < Math.max(1, warmup); index += 1) infer();
     for (let index = 0; index < steps; index += 1) {
       const start = performance.now();
+      const cpuStart = process.cpuUsage();
       infer();
       timings.push(performance.now() - start);
+      const cpu = process.cpuUsage(cpuStart);
+      cpuTimings.push((cpu.user + cpu.system) / 1000);
     }
   }
   const medianMilliseconds = median(timings);
@@ -120,6 +127,8 @@ async function runChild({ backend, mode, batch, steps, warmup }) {
     ...base,
     imagesPerSecond: Number(((batch * 1000) / medianMilliseconds).toFixed(2)),
     medianStepMs: Number(medianMilliseconds.toFixed(1)),
+    // CPU time (all threads) per step: robust when other processes share the cores.
+    medianCpuMsPerStep: Number(median(cpuTimings).toFixed(1)),
     steps,
     warmup,
     peakRssMiB: Number((process.resourceUsage().maxRSS / 1024).toFixed(0)),
@@ -188,6 +197,10 @@ async function main() {
       if (record.imagesPerSecond !== undefined && reference?.imagesPerSecond) {
         record.pytorchImagesPerSecond = reference.imagesPerSecond;
         record.ratioToPytorch = Number((record.imagesPerSecond / reference.imagesPerSecond).toFixed(3));
+        // Same ratio by CPU time (PyTorch's CPU ms / ours): what the code costs, whatever else runs on the machine.
+        if (record.medianCpuMsPerStep && reference.medianCpuMsPerStep) {
+          record.cpuTimeRatioToPytorch = Number((reference.medianCpuMsPerStep / record.medianCpuMsPerStep).toFixed(3));
+        }
       }
       print({ kind: 'result', ...record });
       if (record.skipped) break;

@@ -57,7 +57,7 @@ const REFERENCE_SHARING_KERNELS = new Set(['Reshape', 'Identity', 'Cast']);
 
 /** The 'native' backend: the cpu backend plus recycling of native kernels' output buffers. */
 class NativeBackend extends MathBackendCPU {
-  readonly bufferPool = new BufferPool(bufferPoolBytes);
+  readonly bufferPool = new BufferPool(bufferPoolBytes ?? defaultBufferPoolBytes());
 
   override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
     // The array now escapes to user code (dataSync, data, array, ...): never recycle it.
@@ -73,7 +73,19 @@ class NativeBackend extends MathBackendCPU {
   }
 }
 
-let bufferPoolBytes = 256 * 2 ** 20;
+/** Default of {@link setBufferPoolLimit}: `LONGTAIL_BUFFER_POOL_MIB`, else {@link DEFAULT_BUFFER_POOL_MIB}. */
+function defaultBufferPoolBytes(): number {
+  const setting = process.env.LONGTAIL_BUFFER_POOL_MIB;
+  if (setting === undefined || setting === '') return DEFAULT_BUFFER_POOL_MIB * 2 ** 20;
+  const megabytes = Number(setting);
+  if (!(megabytes >= 0)) throw new RangeError(`LONGTAIL_BUFFER_POOL_MIB must be a number >= 0, got '${setting}'`);
+  return megabytes * 2 ** 20;
+}
+
+/** MiB of recycled buffers kept by default (see {@link setBufferPoolLimit}). */
+export const DEFAULT_BUFFER_POOL_MIB = 1024;
+
+let bufferPoolBytes: number | undefined;
 let registered: NativeBackendInfo | undefined;
 
 /**
@@ -85,6 +97,7 @@ let registered: NativeBackendInfo | undefined;
  */
 export function registerNativeBackend(options: RegisterNativeBackendOptions = {}): NativeBackendInfo {
   const addon = loadNativeAddon();
+  bufferPoolBytes ??= defaultBufferPoolBytes(); // a bad LONGTAIL_BUFFER_POOL_MIB fails here, by name
   if (options.threads !== undefined) {
     if (!Number.isInteger(options.threads) || options.threads < 1) {
       throw new RangeError(`registerNativeBackend: options.threads must be a positive integer, got ${options.threads}`);
@@ -157,8 +170,8 @@ function markingInputsShared(kernelFunc: tf.KernelFunc): tf.KernelFunc {
 }
 
 /**
- * Memory (MiB) of disposed native-kernel outputs kept for reuse by the 'native' backend (default 256;
- * 0 disables recycling). Applies to backends created after the call and to the current one.
+ * Memory (MiB) of disposed native-kernel outputs kept for reuse by the 'native' backend (default
+ * {@link DEFAULT_BUFFER_POOL_MIB} = 1024, or `LONGTAIL_BUFFER_POOL_MIB`; 0 disables recycling). Applies to backends created after the call and to the current one.
  */
 export function setBufferPoolLimit(megabytes: number): void {
   if (!(megabytes >= 0)) throw new RangeError(`setBufferPoolLimit: megabytes must be >= 0, got ${megabytes}`);
