@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the native addon with node-gyp during `npm install` / `npm ci`.
+// Builds the native addon with node-gyp during `npm install` / `npm ci`, and from `npm run build` (--if-stale).
 // It ALWAYS exits 0: a machine without a compiler must still install the workspace; the JS side then
 // reports the addon as unavailable and callers fall back to another backend.
 'use strict';
@@ -32,11 +32,24 @@ function warn(message) {
   console.warn('[@longtail/backend-native] The native backend will be unavailable; selectBackend() falls back to wasm/cpu.');
 }
 
+/** True when the compiled addon exists and is newer than every source it is built from. */
+function addonIsCurrent() {
+  const addon = path.join(packageDirectory, 'build', 'Release', 'longtail_native.node');
+  if (!fs.existsSync(addon)) return false;
+  const built = fs.statSync(addon).mtimeMs;
+  const nativeDirectory = path.join(packageDirectory, 'src', 'native');
+  const sources = [path.join(packageDirectory, 'binding.gyp'), ...fs.readdirSync(nativeDirectory).map((name) => path.join(nativeDirectory, name))];
+  return sources.every((source) => fs.statSync(source).mtimeMs <= built);
+}
+
 function main() {
   if (process.env.LONGTAIL_SKIP_NATIVE_BUILD === '1') {
     console.log('[@longtail/backend-native] LONGTAIL_SKIP_NATIVE_BUILD=1: not building the addon.');
     return;
   }
+  // `npm run build` passes --if-stale: compile only when the addon is missing or older than its sources
+  // (after `git clean`, or after editing the C++), so a plain build never leaves a stale or absent addon.
+  if (process.argv.includes('--if-stale') && addonIsCurrent()) return;
   const nodeGyp = findNodeGyp();
   if (!nodeGyp) {
     warn('node-gyp was not found (it is normally bundled with npm).');
