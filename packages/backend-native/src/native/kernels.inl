@@ -851,32 +851,35 @@ static void channel_affine(long rows, long channels, const float* u, const float
   else parallel_for(tasks, body);
 }
 
-// mean, biased variance (two passes for accuracy) and y = relu?((x - mean) / sqrt(var + eps) * gamma + beta).
+// mean, biased variance and y = relu?((x - mean) / sqrt(var + eps) * gamma + beta): one pass for both moments,
+// then one to write y. The moments are sums of x - shift with shift = the first row (a value of the batch, so the
+// sums stay small and the variance keeps its precision when |mean| >> std); float within a block, double across.
 static void batch_norm_training(const float* x, long rows, long channels, const float* gamma, const float* beta,
                                 float epsilon, bool relu, float* y, float* mean, float* variance) {
-  std::vector<double> sums(channels);
-  channel_sums(rows, channels, 1, sums.data(),
-               [&](long r, long c, vf* out) { out[0] = load(x + r * channels + c); },
-               [&](long r, long c, float* out) { out[0] = x[r * channels + c]; });
-  std::vector<float> mean_f(channels + VW), scale(channels + VW), zero(channels + VW, 0.f), shift(channels + VW);
-  for (long c = 0; c < channels; c++) mean_f[c] = mean[c] = (float)(sums[c] / (double)rows);
-  const float* m = mean_f.data();
-  channel_sums(rows, channels, 1, sums.data(),
+  std::vector<double> sums(2 * channels);
+  const float* shift = x;
+  channel_sums(rows, channels, 2, sums.data(),
                [&](long r, long c, vf* out) {
-                 vf centered = load(x + r * channels + c) - load(m + c);
-                 out[0] = centered * centered;
+                 vf centered = load(x + r * channels + c) - load(shift + c);
+                 out[0] = centered;
+                 out[1] = centered * centered;
                },
                [&](long r, long c, float* out) {
-                 float centered = x[r * channels + c] - m[c];
-                 out[0] = centered * centered;
+                 float centered = x[r * channels + c] - shift[c];
+                 out[0] = centered;
+                 out[1] = centered * centered;
                });
+  std::vector<float> scale(channels + VW), zero(channels + VW, 0.f), offset(channels + VW);
   for (long c = 0; c < channels; c++) {
-    variance[c] = (float)(sums[c] / (double)rows);
+    double shifted_mean = sums[c] / (double)rows;
+    double var = std::max(0.0, sums[channels + c] / (double)rows - shifted_mean * shifted_mean);
+    mean[c] = (float)(shift[c] + shifted_mean);
+    variance[c] = (float)var;
     float inverse = 1.f / std::sqrt(variance[c] + epsilon);
     scale[c] = gamma[c] * inverse;
-    shift[c] = beta[c] - mean_f[c] * scale[c];
+    offset[c] = beta[c] - mean[c] * scale[c];
   }
-  channel_affine(rows, channels, x, nullptr, nullptr, scale.data(), zero.data(), shift.data(), relu, y);
+  channel_affine(rows, channels, x, nullptr, nullptr, scale.data(), zero.data(), offset.data(), relu, y);
 }
 
 // Gradients of batch_norm_training: with g = dy (or dy * [y > 0] when `y` is given, the fused ReLU),
