@@ -454,9 +454,10 @@ const padV2: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => 
   if (!x || !values || x.shape.length === 0 || x.shape.length > 8 || values.length === 0) return undefined;
   const paddings = attrs.paddings as Array<[number, number]>;
   const outShape = x.shape.map((extent, axis) => paddings[axis][0] + extent + paddings[axis][1]);
-  const out = x.dtype === 'float32' ? new Float32Array(sizeOf(outShape)) : new Int32Array(sizeOf(outShape));
+  // float32 outputs come from the recycled-buffer pool (no page faults), so they are filled whatever the constant.
+  const out = x.dtype === 'float32' ? floats(backend, sizeOf(outShape)) : new Int32Array(sizeOf(outShape));
   const constant = Number(attrs.constantValue ?? 0);
-  if (constant !== 0) out.fill(constant);
+  if (constant !== 0 || out instanceof Float32Array) out.fill(constant);
   const ones = x.shape.map(() => 1);
   copyBox(addon, values, x.shape, x.shape.map(() => 0), ones, out, outShape, paddings.map((p) => p[0]), ones, x.shape);
   return backend.makeTensorInfo(outShape, x.dtype, out);
