@@ -9,10 +9,14 @@ import * as tf from '@tensorflow/tfjs';
  *   (`'linear'` or `'relu'`), outputs `[y, mean, variance]` (batch mean, biased batch variance over all axes but the last).
  * - `LongtailBatchNormTrainingGrad`: inputs `{ dy, x, scale, mean, variance }` and, for `'relu'`, `y`; same attributes;
  *   outputs `[dx, dScale, dOffset]`.
+ * - `LongtailBatchNormInference`: inputs `{ x, mean, variance, offset, scale }` (running statistics), same attributes;
+ *   output `y` (used by {@link batchNormInference}, not differentiated).
  */
 export const batchNormTrainingKernelNames = {
   forward: 'LongtailBatchNormTraining',
   backward: 'LongtailBatchNormTrainingGrad',
+  /** Inference with the running statistics: FusedBatchNorm's inputs and attributes plus `activation`; output `y`. */
+  inference: 'LongtailBatchNormInference',
 } as const;
 
 /** Activation fused into {@link batchNormTraining}. */
@@ -140,5 +144,64 @@ function batchNormTrainingGradient(
       tf.sub(tf.sub(tf.mul(gradient, count), sumGradient), tf.mul(normalized, sumGradientNormalized)),
     );
     return [dx, sumGradientNormalized, sumGradient];
+  });
+}
+
+/**
+ * Inference-mode batch normalisation with the running statistics and an optional fused ReLU:
+ * `y = act((x − running_mean)/√(running_var + ε)·γ + β)`. One kernel where the backend registers
+ * `LongtailBatchNormInference` (the 'native' backend does), else `tf.batchNorm` (+ `tf.relu`).
+ * The fused kernel has a gradient (registered on first use), so e.g. input saliency still works.
+ */
+export function batchNormInference(
+  x: tf.Tensor,
+  mean: tf.Tensor1D,
+  variance: tf.Tensor1D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon = 1e-5,
+  activation: BatchNormActivation = 'linear',
+): tf.Tensor {
+  if (x.dtype === 'float32' && hasKernel(batchNormTrainingKernelNames.inference)) {
+    registerInferenceGradient();
+    return tf.engine().runKernel(
+      batchNormTrainingKernelNames.inference,
+      { x, mean, variance, offset: beta, scale: gamma },
+      { varianceEpsilon: epsilon, activation } as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor;
+  }
+  const output = tf.batchNorm(x, mean, variance, beta, gamma, epsilon);
+  return activation === 'relu' ? tf.relu(output) : output;
+}
+
+let inferenceGradientRegistered = false;
+
+/**
+ * Gradient of `LongtailBatchNormInference` in tfjs ops; with `g = dy` masked by `y > 0` for the ReLU and
+ * `r = 1/√(variance + ε)`: `dx = g·γ·r`, `dmean = −Σ g·γ·r`, `dvariance = −½ Σ g·γ·(x − mean)·r³`,
+ * `dscale = Σ g·(x − mean)·r`, `doffset = Σ g` (sums over all axes but the last).
+ */
+function registerInferenceGradient(): void {
+  if (inferenceGradientRegistered) return;
+  inferenceGradientRegistered = true;
+  tf.registerGradient({
+    kernelName: batchNormTrainingKernelNames.inference,
+    inputsToSave: ['x', 'mean', 'variance', 'scale'],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attributes) => {
+      const [x, mean, variance, scale, y] = saved;
+      const { varianceEpsilon, activation } = attributes as unknown as { varianceEpsilon: number; activation: BatchNormActivation };
+      const axes = x.shape.slice(0, -1).map((_, axis) => axis);
+      const gradient = activation === 'relu' ? tf.where(tf.greater(y, 0), dy as tf.Tensor, tf.zerosLike(dy as tf.Tensor)) : (dy as tf.Tensor);
+      const inverse = tf.rsqrt(tf.add(variance, varianceEpsilon));
+      const centered = tf.sub(x, mean);
+      return {
+        x: () => tf.mul(gradient, tf.mul(scale, inverse)),
+        mean: () => tf.neg(tf.sum(tf.mul(gradient, tf.mul(scale, inverse)), axes)),
+        variance: () => tf.mul(tf.sum(tf.mul(tf.mul(gradient, centered), tf.mul(scale, tf.pow(inverse, 3))), axes), -0.5),
+        scale: () => tf.sum(tf.mul(tf.mul(gradient, centered), inverse), axes),
+        offset: () => tf.sum(gradient, axes),
+      };
+    },
   });
 }

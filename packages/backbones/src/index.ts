@@ -1,4 +1,5 @@
 export {
+  batchNormInference,
   batchNormTraining,
   batchNormTrainingKernelNames,
   type BatchNormActivation,

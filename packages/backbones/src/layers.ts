@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 
-import { batchNormTraining, type BatchNormActivation } from './batch-norm.js';
+import { batchNormInference, batchNormTraining, type BatchNormActivation } from './batch-norm.js';
 
 /** Arguments every tfjs-layers layer accepts (`name`, `trainable`, …). */
 export type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
@@ -286,8 +286,14 @@ export class TorchBatchNorm extends tf.layers.Layer {
       const gamma = this.gamma!.read() as tf.Tensor1D;
       const beta = this.beta!.read() as tf.Tensor1D;
       if (!training) {
-        const output = tf.batchNorm(input, this.runningMean!.read(), this.runningVariance!.read(), beta, gamma, this.epsilon);
-        return this.activation === 'relu' ? tf.relu(output) : output;
+        const mean = this.runningMean!.read() as tf.Tensor1D;
+        const variance = this.runningVariance!.read() as tf.Tensor1D;
+        // A frozen layer inside a training step (stage 2's frozen backbone) still passes gradients to its input.
+        if (keywordArguments?.training === true) {
+          const output = tf.batchNorm(input, mean, variance, beta, gamma, this.epsilon);
+          return this.activation === 'relu' ? tf.relu(output) : output;
+        }
+        return batchNormInference(input, mean, variance, gamma, beta, this.epsilon, this.activation);
       }
       const count = input.shape.slice(0, -1).reduce((product, size) => product * size, 1);
       if (count < 2) {

@@ -358,7 +358,17 @@ function reduceKernel(code: number): NativeImplementation {
   };
 }
 
-const fusedBatchNorm: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
+const fusedBatchNorm: NativeImplementation = (args, addon) => batchNormWithRunningStatistics(args, addon, false);
+
+/**
+ * Inference-mode batch norm with an optional fused ReLU (the contract `@longtail/backbones`' `TorchBatchNorm` looks
+ * for): inputs as FusedBatchNorm's `{ x, mean, variance, offset?, scale? }`, attributes
+ * `{ varianceEpsilon, activation: 'linear' | 'relu' }`; one pass `y = act((x − mean)/√(variance + ε)·scale + offset)`.
+ */
+const batchNormInference: NativeImplementation = (args, addon) =>
+  batchNormWithRunningStatistics(args, addon, (args.attrs ?? {}).activation === 'relu');
+
+function batchNormWithRunningStatistics({ inputs, backend, attrs = {} }: KernelArguments, addon: NativeAddon, relu: boolean): TensorInfo | undefined {
   const x = float32Values(backend, inputs.x);
   const mean = float32Values(backend, inputs.mean);
   const variance = float32Values(backend, inputs.variance);
@@ -385,9 +395,9 @@ const fusedBatchNorm: NativeImplementation = ({ inputs, backend, attrs = {} }, a
   if (![inputs.mean, inputs.variance, inputs.offset, inputs.scale].every(fits)) return undefined;
   const epsilon = Number(attrs.varianceEpsilon ?? 0.001);
   const out = floats(backend, x.length);
-  addon.batchNorm(x, mean, variance, offset, scale, epsilon, channels, out);
+  addon.batchNorm(x, mean, variance, offset, scale, epsilon, channels, out, relu ? 1 : 0);
   return output(backend, [...shape], out);
-};
+}
 
 const transpose: NativeImplementation = ({ inputs, backend, attrs = {} }, addon) => {
   const x = float32Values(backend, inputs.x);
@@ -631,6 +641,7 @@ export const fusedKernelNames = {
   batchNormGrad: 'LongtailBatchNormGrad',
   batchNormTraining: 'LongtailBatchNormTraining',
   batchNormTrainingGrad: 'LongtailBatchNormTrainingGrad',
+  batchNormInference: 'LongtailBatchNormInference',
 } as const;
 
 /** Kernel name → native implementation. Names are tfjs-core's kernel names. */
@@ -675,6 +686,7 @@ export const nativeImplementations: Readonly<Record<string, NativeImplementation
   [fusedKernelNames.batchNormGrad]: batchNormGrad,
   [fusedKernelNames.batchNormTraining]: batchNormTraining,
   [fusedKernelNames.batchNormTrainingGrad]: batchNormTrainingGrad,
+  [fusedKernelNames.batchNormInference]: batchNormInference,
 };
 
 /** The kernel names the native backend overrides (everything else is the cpu backend's kernel). */

@@ -213,7 +213,7 @@ struct KernelTable {
   void (*unary)(int, const float*, float*, long, float);
   void (*reduce)(int, const float*, long, long, long, float*);
   void (*batch_norm)(const float*, long, long, const float*, long, const float*, long, const float*, long,
-                     const float*, long, float, float*);
+                     const float*, long, float, bool, float*);
   void (*batch_norm_sums)(const float*, const float*, const float*, long, long, double*, double*);
   void (*batch_norm_training)(const float*, long, long, const float*, const float*, float, bool, float*, float*,
                               float*);
@@ -548,6 +548,7 @@ static napi_value Reduce(napi_env env, napi_callback_info info) {
 }
 
 // batchNorm(x, mean, variance, offset|null, scale|null, epsilon, channels, out)
+// batchNorm(x, mean, variance, offset|null, scale|null, epsilon, channels, out, relu?)
 static napi_value BatchNorm(napi_env env, napi_callback_info info) {
   Arguments args(env, info, 8);
   size_t total = 0, mean_size = 0, variance_size = 0, offset_size = 0, scale_size = 0;
@@ -559,9 +560,10 @@ static napi_value BatchNorm(napi_env env, napi_callback_info info) {
   float epsilon = (float)args.number(5);
   long channels = args.integer(6);
   float* out = args.floats(7);
+  bool relu = args.count > 8 && args.number(8) != 0;  // optional: relu(batch norm) in the same pass
   if (args.failed) return nullptr;
   table()->batch_norm(x, (long)total, channels, mean, (long)mean_size, variance, (long)variance_size, offset,
-                      (long)offset_size, scale, (long)scale_size, epsilon, out);
+                      (long)offset_size, scale, (long)scale_size, epsilon, relu, out);
   return undefined_value(env);
 }
 

@@ -703,11 +703,11 @@ static void reduce(int op, const float* x, long outer, long reduce_size, long in
     }
 }
 
-// y = x * scale' + offset' per channel (last axis), with scale' = scale / sqrt(var + eps) and
+// y = relu?(x * scale' + offset') per channel (last axis), with scale' = scale / sqrt(var + eps) and
 // offset' = offset - mean * scale'. Parameters have `channels` entries or one (broadcast).
 static void batch_norm(const float* x, long total, long channels, const float* mean, long mean_size,
                        const float* variance, long variance_size, const float* offset, long offset_size,
-                       const float* scale, long scale_size, float epsilon, float* y) {
+                       const float* scale, long scale_size, float epsilon, bool relu, float* y) {
   std::vector<float> mul(channels), add(channels);
   for (long c = 0; c < channels; c++) {
     float m = mean[mean_size == 1 ? 0 : c], v = variance[variance_size == 1 ? 0 : c];
@@ -725,8 +725,13 @@ static void batch_norm(const float* x, long total, long channels, const float* m
       const float* src = x + r * channels;
       float* dst = y + r * channels;
       long c = 0;
-      for (; c + VW <= channels; c += VW) store(dst + c, load(src + c) * load(&mul[c]) + load(&add[c]));
-      for (; c < channels; c++) dst[c] = src[c] * mul[c] + add[c];
+      if (relu) {
+        for (; c + VW <= channels; c += VW) store(dst + c, vmax(load(src + c) * load(&mul[c]) + load(&add[c]), vf{}));
+        for (; c < channels; c++) dst[c] = std::max(src[c] * mul[c] + add[c], 0.f);
+      } else {
+        for (; c + VW <= channels; c += VW) store(dst + c, load(src + c) * load(&mul[c]) + load(&add[c]));
+        for (; c < channels; c++) dst[c] = src[c] * mul[c] + add[c];
+      }
     }
   };
   long tasks = (rows + rows_per_task - 1) / rows_per_task;
