@@ -1,7 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { getKernelCallCounts } from '../src/index.js';
+import {
+  getConvolutionAlgorithm,
+  getKernelCallCounts,
+  setConvolutionAlgorithm,
+  type ConvolutionAlgorithm,
+} from '../src/index.js';
 import { compareBackends } from './helpers.js';
 
 const TOLERANCE = 1e-4;
@@ -27,13 +32,40 @@ const cases: ConvCase[] = [
   { input: [1, 5, 5, 64], filter: [3, 3, 64, 64], stride: 1, pad: 'same' },
   { input: [2, 16, 16, 8], filter: [3, 3, 8, 8], stride: 1, pad: 'same', dilation: 2 },
   { input: [1, 1, 1, 3], filter: [1, 1, 3, 1], stride: 1, pad: 'valid' },
+  // ResNet-32 shapes (the direct convolutions' cases) and ragged variants of them.
+  { input: [2, 32, 32, 16], filter: [3, 3, 16, 16], stride: 1, pad: 'same' },
+  { input: [2, 32, 32, 16], filter: [3, 3, 16, 32], stride: 2, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+  { input: [3, 32, 32, 16], filter: [3, 3, 16, 32], stride: 2, pad: 'same' },
+  { input: [2, 16, 16, 32], filter: [3, 3, 32, 32], stride: 1, pad: 'same' },
+  { input: [2, 16, 16, 32], filter: [3, 3, 32, 64], stride: 2, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+  { input: [4, 8, 8, 64], filter: [3, 3, 64, 64], stride: 1, pad: 'same' },
+  { input: [2, 9, 7, 16], filter: [3, 3, 16, 16], stride: 1, pad: 'same' },
+  { input: [3, 9, 7, 16], filter: [3, 3, 16, 32], stride: 2, pad: 'valid' },
+  { input: [2, 11, 13, 32], filter: [3, 3, 32, 16], stride: 1, pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
+  { input: [2, 7, 5, 16], filter: [2, 4, 16, 48], stride: 1, pad: 'same' },
+  { input: [2, 9, 9, 64], filter: [1, 1, 64, 16], stride: 2, pad: 'valid' },
+  { input: [2, 9, 7, 17], filter: [3, 3, 17, 33], stride: 1, pad: 'same' },
+  { input: [2, 12, 10, 16], filter: [3, 3, 16, 16], stride: 1, pad: 'same', dilation: 2 },
 ];
+
+const ALGORITHMS: ConvolutionAlgorithm[] = ['auto', 'im2col'];
 
 function describeCase(c: ConvCase): string {
   return `x${c.input.join('x')} w${c.filter.join('x')} s${c.stride} ${JSON.stringify(c.pad)}${c.dilation ? ` d${c.dilation}` : ''}`;
 }
 
-describe('convolution kernels match the cpu backend (max |a-b|/max(1,|b|) <= 1e-4)', () => {
+describe.each(ALGORITHMS)("convolution kernels with algorithm '%s' match the cpu backend (max |a-b|/max(1,|b|) <= 1e-4)", (algorithm) => {
+  beforeAll(() => {
+    setConvolutionAlgorithm(algorithm);
+  });
+  afterAll(() => {
+    setConvolutionAlgorithm('auto');
+  });
+
+  it('reports the selected algorithm', () => {
+    expect(getConvolutionAlgorithm()).toBe(algorithm);
+  });
+
   for (const c of cases) {
     it(`Conv2D ${describeCase(c)}`, () => {
       const error = compareBackends([c.input, c.filter], (x, w) =>

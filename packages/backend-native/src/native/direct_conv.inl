@@ -1,0 +1,288 @@
+// Direct (implicit-GEMM) NHWC convolutions, included by kernels.inl inside the per-SIMD-level namespace.
+//
+// Forward: for one output row, a register tile of MR consecutive output pixels x NV vectors of output
+// channels. Its A operand is read straight from a zero-padded copy of the input rows the task needs (the
+// "slab", about the size of the task's input, so no 9x im2col copy): pixel i of tap (th, tw) sits at a
+// constant offset i * RS (RS = stride * Cin, a template argument, so every broadcast is an immediate
+// displacement) and the K loop runs over taps x Cin. B is the filter, copied into NV*VW-wide column chunks.
+// Input gradient (stride 1): the same kernel on dy with the filter rotated 180 degrees, Cin/Cout swapped.
+// Filter gradient: per tap, dW_tap[ci][co] += x[m][ci] * dy[m][co] accumulated over the task's pixels in an
+// MR (ci) x NV (co vectors) register tile, reading the slab and dy in place; per-thread partial sums.
+//
+// Supported: Cin a multiple of 16 with stride * Cin in {16, 32, 64, 128}, Cout a multiple of VW (the
+// forward kernel reads Cin in blocks of 16); anything else returns false and the im2col path runs.
+
+#if LT_VW == 16
+// AVX-512: 32 registers and broadcasts folded into the FMA, so up to 24 accumulators + NV filter vectors.
+#define LT_FORWARD_TILES X(0, 16, 1) X(1, 8, 1) X(2, 8, 2) X(3, 12, 2) X(4, 4, 4) X(5, 6, 4)
+#define LT_FILTER_TILES X(0, 16, 1) X(1, 8, 2) X(2, 4, 4) X(3, 8, 1)
+#else
+// 16 registers: at most 12 accumulators + NV filter vectors + one broadcast.
+#define LT_FORWARD_TILES X(0, 12, 1) X(1, 8, 1) X(2, 6, 2) X(3, 4, 2) X(4, 4, 3) X(5, 3, 4)
+#define LT_FILTER_TILES X(0, 8, 1) X(1, 4, 2) X(2, 4, 3) X(3, 2, 4)
+#endif
+
+struct DirectPlan {
+  long slab_rows, slab_cols, line;  // slab geometry; line = slab_cols * cin floats
+  long rows_per_task, row_blocks;
+};
+
+// Zero-padded copy of input rows [ih0, ih0 + rows) and columns [iw0, iw0 + cols) of one image.
+static void fill_slab(const ConvShape& s, const float* image, long ih0, long rows, long iw0, long cols, float* slab) {
+  const long cin = s.cin, line = cols * cin;
+  const long c_begin = std::max<long>(0, -iw0), c_end = std::max<long>(c_begin, std::min<long>(cols, s.w - iw0));
+  for (long r = 0; r < rows; r++) {
+    float* dst = slab + r * line;
+    const long ih = ih0 + r;
+    if (ih < 0 || ih >= s.h) {
+      std::memset(dst, 0, sizeof(float) * line);
+      continue;
+    }
+    std::memset(dst, 0, sizeof(float) * c_begin * cin);
+    std::memcpy(dst + c_begin * cin, image + (ih * s.w + iw0 + c_begin) * cin, sizeof(float) * (c_end - c_begin) * cin);
+    std::memset(dst + c_end * cin, 0, sizeof(float) * (cols - c_end) * cin);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward
+
+// `offsets` lists, per 16-channel block of every tap, where it starts relative to pixel 0 (an offset table
+// rather than nested tap / channel loops: with linear induction GCC's predictive commoning reuses broadcasts
+// across iterations when RS equals the block step and spills hundreds of them).
+template <int MR, int NV, int RS>
+static inline void direct_tile(const float* __restrict a, const long* __restrict offsets, long blocks,
+                               const ConvShape& s, const float* __restrict b, float* __restrict y, int rows,
+                               const float* bias, bool relu) {
+  vf acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; j++) acc[i][j] = vf{};
+  for (long block = 0; block < blocks; block++, b += 16 * NV * VW) {
+    const float* ap = a + offsets[block];
+#pragma GCC unroll 16
+    for (int kk = 0; kk < 16; kk++) {
+      vf bv[NV];
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; j++) bv[j] = load(b + kk * NV * VW + j * VW);
+#pragma GCC unroll 32
+      for (int i = 0; i < MR; i++) {
+        vf av = splat(ap[i * RS + kk]);
+#pragma GCC unroll 8
+        for (int j = 0; j < NV; j++) acc[i][j] += av * bv[j];
+      }
+    }
+  }
+  const long ldy = s.cout;
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; i++) {
+    if (i >= rows) break;
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; j++) {
+      vf v = acc[i][j];
+      if (bias) v += load(bias + j * VW);
+      if (relu) v = vmax(v, vf{});
+      store(y + i * ldy + j * VW, v);
+    }
+  }
+}
+
+// Output rows [oh0, oh0 + rows) of image n; the slab holds the input rows they read.
+template <int MR, int NV, int RS>
+static void direct_forward_rows(const ConvShape& s, const float* slab, long line, const float* packed, const float* bias,
+                                bool relu, float* y, long rows) {
+  const long chunk = NV * VW, chunks = s.cout / chunk, chunk_size = (long)s.kh * s.kw * s.cin * chunk;
+  const long blocks = (long)s.kh * s.kw * (s.cin / 16);
+  long offsets[1024];  // direct_supported() bounds taps * Cin / 16
+  for (long th = 0, block = 0; th < s.kh; th++)
+    for (long tw = 0; tw < s.kw; tw++)
+      for (long c0 = 0; c0 < s.cin; c0 += 16) offsets[block++] = th * s.dh * line + tw * s.dw * s.cin + c0;
+  for (long r = 0; r < rows; r++) {
+    const float* a_row = slab + r * s.sh * line;
+    float* y_row = y + r * s.ow * s.cout;
+    for (long ow0 = 0; ow0 < s.ow; ow0 += MR) {
+      const int count = (int)std::min<long>(MR, s.ow - ow0);
+      for (long c = 0; c < chunks; c++)
+        direct_tile<MR, NV, RS>(a_row + ow0 * RS, offsets, blocks, s, packed + c * chunk_size, y_row + ow0 * s.cout + c * chunk,
+                                count, bias ? bias + c * chunk : nullptr, relu);
+    }
+  }
+}
+
+typedef void (*DirectForwardRows)(const ConvShape&, const float*, long, const float*, const float*, bool, float*, long);
+
+template <int MR, int NV>
+static DirectForwardRows direct_forward_for_stride(long row_stride) {
+  switch (row_stride) {
+    case 16: return direct_forward_rows<MR, NV, 16>;
+    case 32: return direct_forward_rows<MR, NV, 32>;
+    case 64: return direct_forward_rows<MR, NV, 64>;
+    case 128: return direct_forward_rows<MR, NV, 128>;
+    default: return nullptr;
+  }
+}
+
+// Cycles per useful FMA of an MR x NV tile over `width` pixels: FMAs and loads (MR broadcasts + NV
+// vectors per k) each issue about two per cycle; padded tail pixels are wasted work.
+static double tile_cost(long mr, long nv, long width) {
+  const double fmas = (double)(mr * nv), loads = (double)(mr + nv);
+  return (double)round_up(width, mr) / (double)width * std::max(fmas, loads) / fmas;
+}
+
+// Which direct path applies (and the filter-gradient version's requirements are the same channel rules).
+static bool direct_supported(const ConvShape& s) {
+  if (conv_algorithm.load(std::memory_order_relaxed) != 0) return false;
+  if (s.cin % 16 != 0 || s.cout % VW != 0) return false;
+  const long row_stride = (long)s.sw * s.cin;
+  if ((long)s.kh * s.kw * (s.cin / 16) > 1024) return false;
+  return row_stride == 16 || row_stride == 32 || row_stride == 64 || row_stride == 128;
+}
+
+static bool direct_conv2d(const ConvShape& s, const float* x, const float* filter, const float* bias, bool relu,
+                          float* y) {
+  if (!direct_supported(s)) return false;
+  const long row_stride = (long)s.sw * s.cin, vectors = s.cout / VW;
+  int best_mr = 0, best_nv = 0;
+  double best_cost = 1e300;
+  DirectForwardRows function = nullptr;
+#define X(index, MR, NV)                                                   \
+  if (vectors % NV == 0) {                                                 \
+    double cost = tile_cost(MR, NV, s.ow);                                 \
+    if (cost < best_cost) {                                                \
+      best_cost = cost, best_mr = MR, best_nv = NV;                        \
+      function = direct_forward_for_stride<MR, NV>(row_stride);            \
+    }                                                                      \
+  }
+  LT_FORWARD_TILES
+#undef X
+  if (!function) return false;
+  // Filter in column chunks of best_nv vectors: chunk c = rows [K] x NV*VW contiguous floats.
+  const long K = (long)s.kh * s.kw * s.cin, chunk = (long)best_nv * VW, chunks = s.cout / chunk;
+  std::vector<float> packed((size_t)K * s.cout);
+  for (long c = 0; c < chunks; c++)
+    for (long k = 0; k < K; k++)
+      std::memcpy(&packed[(c * K + k) * chunk], filter + k * s.cout + c * chunk, sizeof(float) * chunk);
+  // Work items: (image, block of output rows) of about 512 output pixels.
+  const long rows_per_task = std::max<long>(1, std::min<long>(s.oh, (512 + s.ow - 1) / s.ow));
+  const long row_blocks = (s.oh + rows_per_task - 1) / rows_per_task;
+  const long slab_cols = (round_up(s.ow, best_mr) - 1) * s.sw + (long)(s.kw - 1) * s.dw + 1;
+  const long line = slab_cols * s.cin;
+  const long image_size = (long)s.h * s.w * s.cin;
+  parallel_for((long)s.n * row_blocks, [&](long task, int) {
+    const long n = task / row_blocks, oh0 = (task % row_blocks) * rows_per_task;
+    const long rows = std::min(rows_per_task, s.oh - oh0);
+    const long slab_rows = (rows - 1) * s.sh + (long)(s.kh - 1) * s.dh + 1;
+    static thread_local std::vector<float> slab;
+    if (slab.size() < (size_t)(slab_rows * line)) slab.resize((size_t)(slab_rows * line));
+    fill_slab(s, x + n * image_size, oh0 * s.sh - s.pt, slab_rows, -s.pl, slab_cols, slab.data());
+    function(s, slab.data(), line, packed.data(), bias, relu, y + ((n * s.oh + oh0) * s.ow) * s.cout, rows);
+  });
+  return true;
+}
+
+// dx = conv(dy, filter rotated by 180 degrees with Cin/Cout swapped), stride 1, padding k - 1 - p.
+static bool direct_conv2d_backprop_input(const ConvShape& s, const float* dy, const float* filter, float* dx) {
+  if (s.sh != 1 || s.sw != 1) return false;
+  ConvShape t{s.n, s.oh, s.ow, s.cout, s.kh, s.kw, s.cin, s.h, s.w, 1, 1, s.dh, s.dw,
+              (s.kh - 1) * s.dh - s.pt, (s.kw - 1) * s.dw - s.pl};
+  if (!direct_supported(t)) return false;
+  std::vector<float> rotated((size_t)s.kh * s.kw * s.cin * s.cout);
+  for (int th = 0; th < s.kh; th++)
+    for (int tw = 0; tw < s.kw; tw++) {
+      const float* src = filter + ((long)(s.kh - 1 - th) * s.kw + (s.kw - 1 - tw)) * s.cin * s.cout;
+      float* dst = &rotated[((long)th * s.kw + tw) * s.cout * s.cin];
+      for (long co = 0; co < s.cout; co++)
+        for (long ci = 0; ci < s.cin; ci++) dst[co * s.cin + ci] = src[ci * s.cout + co];
+    }
+  return direct_conv2d(t, dy, rotated.data(), nullptr, false, dx);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filter gradient
+
+// dw[i][j] (ld = cout) += sum over the block's pixels of x[pixel][i] * dy[pixel][j*VW ...].
+template <int MR, int NV>
+static void filter_tile(const float* __restrict x, long x_row_step, long x_pixel_step, const float* __restrict dy,
+                        long cout, long rows, long width, float* __restrict dw) {
+  vf acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; j++) acc[i][j] = vf{};
+  for (long r = 0; r < rows; r++) {
+    const float* xp = x + r * x_row_step;
+    const float* d = dy + r * width * cout;
+    for (long p = 0; p < width; p++, xp += x_pixel_step, d += cout) {
+      vf bv[NV];
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; j++) bv[j] = load(d + j * VW);
+#pragma GCC unroll 32
+      for (int i = 0; i < MR; i++) {
+        vf av = splat(xp[i]);
+#pragma GCC unroll 8
+        for (int j = 0; j < NV; j++) acc[i][j] += av * bv[j];
+      }
+    }
+  }
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; j++) store(dw + i * cout + j * VW, load(dw + i * cout + j * VW) + acc[i][j]);
+}
+
+typedef void (*FilterTile)(const float*, long, long, const float*, long, long, long, float*);
+
+static bool direct_conv2d_backprop_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
+  if (!direct_supported(s)) return false;
+  const long vectors = s.cout / VW;
+  int mr = 0, nv = 0;
+  double best_cost = 1e300;
+  FilterTile tile = nullptr;
+#define X(index, MR, NV)                                                   \
+  if (vectors % NV == 0 && s.cin % MR == 0) {                              \
+    double cost = tile_cost(MR, NV, MR);                                   \
+    if (cost < best_cost) best_cost = cost, mr = MR, nv = NV, tile = filter_tile<MR, NV>; \
+  }
+  LT_FILTER_TILES
+#undef X
+  if (!tile) return false;
+  const long K = (long)s.kh * s.kw * s.cin;
+  const long rows_per_task = std::max<long>(1, std::min<long>(s.oh, (256 + s.ow - 1) / s.ow));
+  const long row_blocks = (s.oh + rows_per_task - 1) / rows_per_task;
+  const long slab_cols = (long)(s.ow - 1) * s.sw + (long)(s.kw - 1) * s.dw + 1;
+  const long line = slab_cols * s.cin;
+  const long image_size = (long)s.h * s.w * s.cin;
+  const int threads = pool_threads();
+  std::vector<std::vector<float>> partial(threads);
+  parallel_for((long)s.n * row_blocks, [&](long task, int thread) {
+    const long n = task / row_blocks, oh0 = (task % row_blocks) * rows_per_task;
+    const long rows = std::min(rows_per_task, s.oh - oh0);
+    const long slab_rows = (rows - 1) * s.sh + (long)(s.kh - 1) * s.dh + 1;
+    std::vector<float>& sum = partial[thread];
+    if (sum.empty()) sum.assign((size_t)K * s.cout, 0.f);
+    static thread_local std::vector<float> slab;
+    if (slab.size() < (size_t)(slab_rows * line)) slab.resize((size_t)(slab_rows * line));
+    fill_slab(s, x + n * image_size, oh0 * s.sh - s.pt, slab_rows, -s.pl, slab_cols, slab.data());
+    const float* dy_block = dy + ((n * s.oh + oh0) * s.ow) * s.cout;
+    for (int th = 0; th < s.kh; th++)
+      for (int tw = 0; tw < s.kw; tw++) {
+        const float* x_tap = slab.data() + (long)th * s.dh * line + (long)tw * s.dw * s.cin;
+        float* dw_tap = sum.data() + ((long)th * s.kw + tw) * s.cin * s.cout;
+        for (long ci = 0; ci < s.cin; ci += mr)
+          for (long co = 0; co < s.cout; co += (long)nv * VW)
+            tile(x_tap + ci, s.sh * line, (long)s.sw * s.cin, dy_block + co, s.cout, rows, s.ow, dw_tap + ci * s.cout + co);
+      }
+  });
+  const long total = K * s.cout;
+  std::memset(dw, 0, sizeof(float) * total);
+  for (int t = 0; t < threads; t++) {
+    if (partial[t].empty()) continue;
+    const float* p = partial[t].data();
+    for (long i = 0; i < total; i++) dw[i] += p[i];
+  }
+  return true;
+}
+
+#undef LT_FORWARD_TILES
+#undef LT_FILTER_TILES
