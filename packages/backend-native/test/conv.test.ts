@@ -105,6 +105,43 @@ describe.each(ALGORITHMS)("convolution kernels with algorithm '%s' match the cpu
   });
 });
 
+describe('setConvolutionAlgorithm', () => {
+  afterAll(() => {
+    setConvolutionAlgorithm('auto');
+  });
+
+  it('defaults to auto and validates its argument', () => {
+    expect(getConvolutionAlgorithm()).toBe('auto');
+    expect(() => setConvolutionAlgorithm('winograd' as ConvolutionAlgorithm)).toThrow(/algorithm/);
+    expect(getConvolutionAlgorithm()).toBe('auto');
+  });
+
+  it("'auto' runs a different (direct) computation than 'im2col' on ResNet shapes", () => {
+    // Same values up to rounding, but the filter-gradient sums run in another order, so the bits differ.
+    const filterGradient = (algorithm: ConvolutionAlgorithm) => {
+      setConvolutionAlgorithm(algorithm);
+      tf.setBackend('native');
+      return tf.tidy(() => {
+        const x = tf.sin(tf.range(0, 2 * 16 * 16 * 16)).reshape([2, 16, 16, 16]) as tf.Tensor4D;
+        const dy = tf.cos(tf.range(0, 2 * 16 * 16 * 16)).reshape([2, 16, 16, 16]) as tf.Tensor4D;
+        const loss = (w: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, w as tf.Tensor4D, 1, 'same'), dy));
+        return tf.grad(loss)(tf.zeros([3, 3, 16, 16])).dataSync() as Float32Array;
+      });
+    };
+    const direct = filterGradient('auto');
+    const reference = filterGradient('im2col');
+    expect(direct.length).toBe(reference.length);
+    let differing = 0;
+    let worst = 0;
+    for (let i = 0; i < direct.length; i++) {
+      if (direct[i] !== reference[i]) differing++;
+      worst = Math.max(worst, Math.abs(direct[i] - reference[i]) / Math.max(1, Math.abs(reference[i])));
+    }
+    expect(differing).toBeGreaterThan(0);
+    expect(worst).toBeLessThanOrEqual(TOLERANCE);
+  });
+});
+
 describe('matrix multiplication kernels', () => {
   const shapes: Array<[number[], number[], boolean, boolean]> = [
     [[7, 13], [13, 5], false, false],

@@ -52,7 +52,7 @@ static void fill_slab(const ConvShape& s, const float* image, long ih0, long row
 // across iterations when RS equals the block step and spills hundreds of them).
 template <int MR, int NV, int RS>
 static inline void direct_tile(const float* __restrict a, const long* __restrict offsets, long blocks,
-                               const ConvShape& s, const float* __restrict b, float* __restrict y, int rows,
+                               const float* __restrict b, float* __restrict y, long ldy, int rows,
                                const float* bias, bool relu) {
   vf acc[MR][NV];
 #pragma GCC unroll 32
@@ -74,7 +74,6 @@ static inline void direct_tile(const float* __restrict a, const long* __restrict
       }
     }
   }
-  const long ldy = s.cout;
 #pragma GCC unroll 32
   for (int i = 0; i < MR; i++) {
     if (i >= rows) break;
@@ -88,10 +87,16 @@ static inline void direct_tile(const float* __restrict a, const long* __restrict
   }
 }
 
-// Output rows [oh0, oh0 + rows) of image n; the slab holds the input rows they read.
+// Where output pixel (n, oh, ow) goes: y + n * image + oh * row + ow * pixel (channels contiguous). The
+// stride-2 input gradient writes one phase of dx at a time, so its rows and pixels are strided.
+struct OutputLayout {
+  long image, row, pixel;
+};
+
+// Output rows [oh0, oh0 + rows) of image n (y points at row oh0); the slab holds the input rows they read.
 template <int MR, int NV, int RS>
 static void direct_forward_rows(const ConvShape& s, const float* slab, long line, const float* packed, const float* bias,
-                                bool relu, float* y, long rows) {
+                                bool relu, float* y, const OutputLayout& out, long rows) {
   const long chunk = NV * VW, chunks = s.cout / chunk, chunk_size = (long)s.kh * s.kw * s.cin * chunk;
   const long blocks = (long)s.kh * s.kw * (s.cin / 16);
   long offsets[1024];  // direct_supported() bounds taps * Cin / 16
@@ -100,17 +105,18 @@ static void direct_forward_rows(const ConvShape& s, const float* slab, long line
       for (long c0 = 0; c0 < s.cin; c0 += 16) offsets[block++] = th * s.dh * line + tw * s.dw * s.cin + c0;
   for (long r = 0; r < rows; r++) {
     const float* a_row = slab + r * s.sh * line;
-    float* y_row = y + r * s.ow * s.cout;
+    float* y_row = y + r * out.row;
     for (long ow0 = 0; ow0 < s.ow; ow0 += MR) {
       const int count = (int)std::min<long>(MR, s.ow - ow0);
       for (long c = 0; c < chunks; c++)
-        direct_tile<MR, NV, RS>(a_row + ow0 * RS, offsets, blocks, s, packed + c * chunk_size, y_row + ow0 * s.cout + c * chunk,
-                                count, bias ? bias + c * chunk : nullptr, relu);
+        direct_tile<MR, NV, RS>(a_row + ow0 * RS, offsets, blocks, packed + c * chunk_size,
+                                y_row + ow0 * out.pixel + c * chunk, out.pixel, count, bias ? bias + c * chunk : nullptr, relu);
     }
   }
 }
 
-typedef void (*DirectForwardRows)(const ConvShape&, const float*, long, const float*, const float*, bool, float*, long);
+typedef void (*DirectForwardRows)(const ConvShape&, const float*, long, const float*, const float*, bool, float*,
+                                  const OutputLayout&, long);
 
 template <int MR, int NV>
 static DirectForwardRows direct_forward_for_stride(long row_stride) {
@@ -139,8 +145,8 @@ static bool direct_supported(const ConvShape& s) {
   return row_stride == 16 || row_stride == 32 || row_stride == 64 || row_stride == 128;
 }
 
-static bool direct_conv2d(const ConvShape& s, const float* x, const float* filter, const float* bias, bool relu,
-                          float* y) {
+static bool direct_forward(const ConvShape& s, const float* x, const float* filter, const float* bias, bool relu,
+                           float* y, const OutputLayout& out) {
   if (!direct_supported(s)) return false;
   const long row_stride = (long)s.sw * s.cin, vectors = s.cout / VW;
   int best_mr = 0, best_nv = 0;
@@ -176,26 +182,68 @@ static bool direct_conv2d(const ConvShape& s, const float* x, const float* filte
     static thread_local std::vector<float> slab;
     if (slab.size() < (size_t)(slab_rows * line)) slab.resize((size_t)(slab_rows * line));
     fill_slab(s, x + n * image_size, oh0 * s.sh - s.pt, slab_rows, -s.pl, slab_cols, slab.data());
-    function(s, slab.data(), line, packed.data(), bias, relu, y + ((n * s.oh + oh0) * s.ow) * s.cout, rows);
+    function(s, slab.data(), line, packed.data(), bias, relu, y + n * out.image + oh0 * out.row, out, rows);
   });
   return true;
 }
 
-// dx = conv(dy, filter rotated by 180 degrees with Cin/Cout swapped), stride 1, padding k - 1 - p.
+static bool direct_conv2d(const ConvShape& s, const float* x, const float* filter, const float* bias, bool relu,
+                          float* y) {
+  const OutputLayout dense{(long)s.oh * s.ow * s.cout, (long)s.ow * s.cout, s.cout};
+  return direct_forward(s, x, filter, bias, relu, y, dense);
+}
+
+// dx = conv(dy, filter rotated by 180 degrees with Cin/Cout swapped), padding (k - 1) * d - p. With stride
+// s > 1 (dilation 1) dx splits into s x s phases (ih = ph + s * a): phase (ph, pw) only receives the taps
+// th = ph + pt (mod s), and over a it is a stride-1 convolution of dy with those taps (rotated), written to
+// every s-th row / pixel of dx.
 static bool direct_conv2d_backprop_input(const ConvShape& s, const float* dy, const float* filter, float* dx) {
-  if (s.sh != 1 || s.sw != 1) return false;
-  ConvShape t{s.n, s.oh, s.ow, s.cout, s.kh, s.kw, s.cin, s.h, s.w, 1, 1, s.dh, s.dw,
-              (s.kh - 1) * s.dh - s.pt, (s.kw - 1) * s.dw - s.pl};
-  if (!direct_supported(t)) return false;
+  if ((s.sh != 1 || s.sw != 1) && (s.dh != 1 || s.dw != 1)) return false;
+  {
+    // Support check on the shape every phase shares (channels and the unit row stride).
+    ConvShape probe{s.n, s.oh, s.ow, s.cout, 1, 1, s.cin, s.h, s.w, 1, 1, 1, 1, 0, 0};
+    if (!direct_supported(probe) || (long)s.kh * s.kw * (s.cout / 16) > 1024) return false;
+  }
+  const long image_size = (long)s.h * s.w * s.cin;
   std::vector<float> rotated((size_t)s.kh * s.kw * s.cin * s.cout);
-  for (int th = 0; th < s.kh; th++)
-    for (int tw = 0; tw < s.kw; tw++) {
-      const float* src = filter + ((long)(s.kh - 1 - th) * s.kw + (s.kw - 1 - tw)) * s.cin * s.cout;
-      float* dst = &rotated[((long)th * s.kw + tw) * s.cout * s.cin];
-      for (long co = 0; co < s.cout; co++)
-        for (long ci = 0; ci < s.cin; ci++) dst[co * s.cin + ci] = src[ci * s.cout + co];
+  for (int ph = 0; ph < s.sh; ph++)
+    for (int pw = 0; pw < s.sw; pw++) {
+      // Taps of this phase along each axis, ascending: th_j = th0 + j * stride.
+      const int th0 = (((ph + s.pt) % s.sh) + s.sh) % s.sh, tw0 = (((pw + s.pl) % s.sw) + s.sw) % s.sw;
+      const int taps_h = th0 < s.kh ? (s.kh - 1 - th0) / s.sh + 1 : 0;
+      const int taps_w = tw0 < s.kw ? (s.kw - 1 - tw0) / s.sw + 1 : 0;
+      const long rows = ph < s.h ? (s.h - ph + s.sh - 1) / s.sh : 0, cols = pw < s.w ? (s.w - pw + s.sw - 1) / s.sw : 0;
+      if (rows == 0 || cols == 0) continue;
+      const OutputLayout phase{image_size, (long)s.sh * s.w * s.cin, (long)s.sw * s.cin};
+      float* phase_dx = dx + ((long)ph * s.w + pw) * s.cin;
+      if (taps_h == 0 || taps_w == 0) {
+        // No tap reaches these pixels: zero.
+        parallel_for(s.n, [&](long n, int) {
+          for (long a = 0; a < rows; a++)
+            for (long b = 0; b < cols; b++)
+              std::memset(phase_dx + n * phase.image + a * phase.row + b * phase.pixel, 0, sizeof(float) * s.cin);
+        });
+        continue;
+      }
+      // Output a reads dy rows a + q_j with q_j = (ph + pt - th_j * dh) / sh = q0 - j.
+      const int q0h = (ph + s.pt - th0 * s.dh) / s.sh, q0w = (pw + s.pl - tw0 * s.dw) / s.sw;
+      const int dilation_h = s.sh == 1 ? s.dh : 1, dilation_w = s.sw == 1 ? s.dw : 1;
+      ConvShape t{s.n, s.oh, s.ow, s.cout, taps_h, taps_w, s.cin, (int)rows, (int)cols, 1, 1, dilation_h, dilation_w,
+                  (taps_h - 1) * dilation_h - q0h, (taps_w - 1) * dilation_w - q0w};
+      if (s.sh == 1) t.pt = (s.kh - 1) * s.dh - s.pt;
+      if (s.sw == 1) t.pl = (s.kw - 1) * s.dw - s.pl;
+      // rotated[t'h][t'w][co][ci] = filter[th_(Th-1-t'h)][tw_(Tw-1-t'w)][ci][co].
+      for (int i = 0; i < taps_h; i++)
+        for (int j = 0; j < taps_w; j++) {
+          const int th = th0 + (taps_h - 1 - i) * s.sh, tw = tw0 + (taps_w - 1 - j) * s.sw;
+          const float* src = filter + ((long)th * s.kw + tw) * s.cin * s.cout;
+          float* dst = &rotated[((long)i * taps_w + j) * s.cout * s.cin];
+          for (long co = 0; co < s.cout; co++)
+            for (long ci = 0; ci < s.cin; ci++) dst[co * s.cin + ci] = src[ci * s.cout + co];
+        }
+      if (!direct_forward(t, dy, rotated.data(), nullptr, false, phase_dx, phase)) return false;
     }
-  return direct_conv2d(t, dy, rotated.data(), nullptr, false, dx);
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
