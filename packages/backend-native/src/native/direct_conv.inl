@@ -14,12 +14,12 @@
 
 #if LT_VW == 16
 // AVX-512: 32 registers and broadcasts folded into the FMA, so up to 24 accumulators + NV filter vectors.
-#define LT_FORWARD_TILES X(0, 16, 1) X(1, 8, 1) X(2, 8, 2) X(3, 12, 2) X(4, 4, 4) X(5, 6, 4)
-#define LT_FILTER_TILES X(0, 16, 1) X(1, 8, 2) X(2, 4, 4) X(3, 8, 1)
+#define LT_FORWARD_TILES X(16, 1) X(8, 1) X(8, 2) X(12, 2) X(4, 4) X(6, 4)
+#define LT_FILTER_TILES X(16, 1) X(8, 2) X(4, 4) X(8, 1)
 #else
 // 16 registers: at most 12 accumulators + NV filter vectors + one broadcast.
-#define LT_FORWARD_TILES X(0, 12, 1) X(1, 8, 1) X(2, 6, 2) X(3, 4, 2) X(4, 4, 3) X(5, 3, 4)
-#define LT_FILTER_TILES X(0, 8, 1) X(1, 4, 2) X(2, 4, 3) X(3, 2, 4)
+#define LT_FORWARD_TILES X(12, 1) X(8, 1) X(6, 2) X(4, 2) X(4, 3) X(3, 4)
+#define LT_FILTER_TILES X(8, 1) X(4, 2) X(4, 3) X(2, 4)
 #endif
 
 struct DirectPlan {
@@ -145,58 +145,81 @@ static bool direct_supported(const ConvShape& s) {
   return row_stride == 16 || row_stride == 32 || row_stride == 64 || row_stride == 128;
 }
 
-static bool direct_forward(const ConvShape& s, const float* x, const float* filter, const float* bias, bool relu,
-                           float* y, const OutputLayout& out) {
+// Everything a forward pass needs besides the input and output pointers.
+struct ForwardPlan {
+  ConvShape s;
+  DirectForwardRows function = nullptr;
+  std::vector<float> packed;  // filter in column chunks of NV*VW: chunk c = [K] x NV*VW contiguous floats
+  const float* bias = nullptr;
+  bool relu = false;
+  OutputLayout out{0, 0, 0};
+  long slab_cols = 0, line = 0;
+};
+
+static bool make_forward_plan(const ConvShape& s, const float* filter, const float* bias, bool relu,
+                              const OutputLayout& out, ForwardPlan& plan) {
   if (!direct_supported(s)) return false;
   const long row_stride = (long)s.sw * s.cin, vectors = s.cout / VW;
   int best_mr = 0, best_nv = 0;
   double best_cost = 1e300;
   DirectForwardRows function = nullptr;
-#define X(index, MR, NV)                                                   \
-  if (vectors % NV == 0) {                                                 \
-    double cost = tile_cost(MR, NV, s.ow);                                 \
-    if (cost < best_cost) {                                                \
-      best_cost = cost, best_mr = MR, best_nv = NV;                        \
-      function = direct_forward_for_stride<MR, NV>(row_stride);            \
-    }                                                                      \
+#define X(MR, NV)                                        \
+  if (vectors % NV == 0) {                                      \
+    double cost = tile_cost(MR, NV, s.ow);                      \
+    if (cost < best_cost) {                                     \
+      best_cost = cost, best_mr = MR, best_nv = NV;             \
+      function = direct_forward_for_stride<MR, NV>(row_stride); \
+    }                                                           \
   }
   LT_FORWARD_TILES
 #undef X
   if (!function) return false;
-  // Filter in column chunks of best_nv vectors: chunk c = rows [K] x NV*VW contiguous floats.
   const long K = (long)s.kh * s.kw * s.cin, chunk = (long)best_nv * VW, chunks = s.cout / chunk;
-  std::vector<float> packed((size_t)K * s.cout);
+  plan.s = s;
+  plan.function = function;
+  plan.packed.resize((size_t)K * s.cout);
   for (long c = 0; c < chunks; c++)
     for (long k = 0; k < K; k++)
-      std::memcpy(&packed[(c * K + k) * chunk], filter + k * s.cout + c * chunk, sizeof(float) * chunk);
-  // Work items: (image, block of output rows) of about 512 output pixels.
-  const long rows_per_task = std::max<long>(1, std::min<long>(s.oh, (512 + s.ow - 1) / s.ow));
-  const long row_blocks = (s.oh + rows_per_task - 1) / rows_per_task;
-  const long slab_cols = (round_up(s.ow, best_mr) - 1) * s.sw + (long)(s.kw - 1) * s.dw + 1;
-  const long line = slab_cols * s.cin;
-  const long image_size = (long)s.h * s.w * s.cin;
-  parallel_for((long)s.n * row_blocks, [&](long task, int) {
-    const long n = task / row_blocks, oh0 = (task % row_blocks) * rows_per_task;
-    const long rows = std::min(rows_per_task, s.oh - oh0);
-    const long slab_rows = (rows - 1) * s.sh + (long)(s.kh - 1) * s.dh + 1;
-    static thread_local std::vector<float> slab;
-    if (slab.size() < (size_t)(slab_rows * line)) slab.resize((size_t)(slab_rows * line));
-    fill_slab(s, x + n * image_size, oh0 * s.sh - s.pt, slab_rows, -s.pl, slab_cols, slab.data());
-    function(s, slab.data(), line, packed.data(), bias, relu, y + n * out.image + oh0 * out.row, out, rows);
-  });
+      std::memcpy(&plan.packed[(c * K + k) * chunk], filter + k * s.cout + c * chunk, sizeof(float) * chunk);
+  plan.bias = bias;
+  plan.relu = relu;
+  plan.out = out;
+  // The slab also covers the padded tail of the last tile of a row (computed, never stored).
+  plan.slab_cols = (round_up(s.ow, best_mr) - 1) * s.sw + (long)(s.kw - 1) * s.dw + 1;
+  plan.line = plan.slab_cols * s.cin;
   return true;
+}
+
+// Output rows [oh0, oh0 + rows) of image n.
+static void run_forward_rows(const ForwardPlan& plan, const float* x, float* y, long n, long oh0, long rows) {
+  const ConvShape& s = plan.s;
+  const long slab_rows = (rows - 1) * s.sh + (long)(s.kh - 1) * s.dh + 1;
+  static thread_local std::vector<float> slab;
+  if (slab.size() < (size_t)(slab_rows * plan.line)) slab.resize((size_t)(slab_rows * plan.line));
+  fill_slab(s, x + n * (long)s.h * s.w * s.cin, oh0 * s.sh - s.pt, slab_rows, -s.pl, plan.slab_cols, slab.data());
+  plan.function(s, slab.data(), plan.line, plan.packed.data(), plan.bias, plan.relu,
+                y + n * plan.out.image + oh0 * plan.out.row, plan.out, rows);
 }
 
 static bool direct_conv2d(const ConvShape& s, const float* x, const float* filter, const float* bias, bool relu,
                           float* y) {
+  ForwardPlan plan;
   const OutputLayout dense{(long)s.oh * s.ow * s.cout, (long)s.ow * s.cout, s.cout};
-  return direct_forward(s, x, filter, bias, relu, y, dense);
+  if (!make_forward_plan(s, filter, bias, relu, dense, plan)) return false;
+  // Work items: (image, block of output rows) of about 512 output pixels.
+  const long rows_per_task = std::max<long>(1, std::min<long>(s.oh, (512 + s.ow - 1) / s.ow));
+  const long row_blocks = (s.oh + rows_per_task - 1) / rows_per_task;
+  parallel_for((long)s.n * row_blocks, [&](long task, int) {
+    const long n = task / row_blocks, oh0 = (task % row_blocks) * rows_per_task;
+    run_forward_rows(plan, x, y, n, oh0, std::min(rows_per_task, s.oh - oh0));
+  });
+  return true;
 }
 
 // dx = conv(dy, filter rotated by 180 degrees with Cin/Cout swapped), padding (k - 1) * d - p. With stride
 // s > 1 (dilation 1) dx splits into s x s phases (ih = ph + s * a): phase (ph, pw) only receives the taps
 // th = ph + pt (mod s), and over a it is a stride-1 convolution of dy with those taps (rotated), written to
-// every s-th row / pixel of dx.
+// every s-th row / pixel of dx. One work item computes every phase of one image (dy stays in cache).
 static bool direct_conv2d_backprop_input(const ConvShape& s, const float* dy, const float* filter, float* dx) {
   if ((s.sh != 1 || s.sw != 1) && (s.dh != 1 || s.dw != 1)) return false;
   {
@@ -205,7 +228,16 @@ static bool direct_conv2d_backprop_input(const ConvShape& s, const float* dy, co
     if (!direct_supported(probe) || (long)s.kh * s.kw * (s.cout / 16) > 1024) return false;
   }
   const long image_size = (long)s.h * s.w * s.cin;
+  struct Phase {
+    float* dx;  // its first pixel
+    OutputLayout layout;
+    long rows, cols;
+    int plan;  // index into plans, or -1: no tap reaches these pixels (zeros)
+  };
+  std::vector<ForwardPlan> plans;
+  std::vector<Phase> phases;
   std::vector<float> rotated((size_t)s.kh * s.kw * s.cin * s.cout);
+  plans.reserve((size_t)s.sh * s.sw);
   for (int ph = 0; ph < s.sh; ph++)
     for (int pw = 0; pw < s.sw; pw++) {
       // Taps of this phase along each axis, ascending: th_j = th0 + j * stride.
@@ -217,12 +249,7 @@ static bool direct_conv2d_backprop_input(const ConvShape& s, const float* dy, co
       const OutputLayout phase{image_size, (long)s.sh * s.w * s.cin, (long)s.sw * s.cin};
       float* phase_dx = dx + ((long)ph * s.w + pw) * s.cin;
       if (taps_h == 0 || taps_w == 0) {
-        // No tap reaches these pixels: zero.
-        parallel_for(s.n, [&](long n, int) {
-          for (long a = 0; a < rows; a++)
-            for (long b = 0; b < cols; b++)
-              std::memset(phase_dx + n * phase.image + a * phase.row + b * phase.pixel, 0, sizeof(float) * s.cin);
-        });
+        phases.push_back({phase_dx, phase, rows, cols, -1});
         continue;
       }
       // Output a reads dy rows a + q_j with q_j = (ph + pt - th_j * dh) / sh = q0 - j.
@@ -241,8 +268,34 @@ static bool direct_conv2d_backprop_input(const ConvShape& s, const float* dy, co
           for (long co = 0; co < s.cout; co++)
             for (long ci = 0; ci < s.cin; ci++) dst[co * s.cin + ci] = src[ci * s.cout + co];
         }
-      if (!direct_forward(t, dy, rotated.data(), nullptr, false, phase_dx, phase)) return false;
+      plans.emplace_back();
+      if (!make_forward_plan(t, rotated.data(), nullptr, false, phase, plans.back())) return false;
+      phases.push_back({phase_dx, phase, rows, cols, (int)plans.size() - 1});
     }
+  if (s.sh == 1 && s.sw == 1 && plans.size() == 1) {
+    // One phase: split images into row blocks as the forward pass does.
+    const ForwardPlan& plan = plans[0];
+    const long oh = plan.s.oh, ow = plan.s.ow;
+    const long rows_per_task = std::max<long>(1, std::min<long>(oh, (512 + ow - 1) / ow));
+    const long row_blocks = (oh + rows_per_task - 1) / rows_per_task;
+    parallel_for((long)s.n * row_blocks, [&](long task, int) {
+      const long n = task / row_blocks, oh0 = (task % row_blocks) * rows_per_task;
+      run_forward_rows(plan, dy, dx, n, oh0, std::min(rows_per_task, oh - oh0));
+    });
+    return true;
+  }
+  parallel_for(s.n, [&](long n, int) {
+    for (const Phase& phase : phases) {
+      if (phase.plan >= 0) {
+        run_forward_rows(plans[(size_t)phase.plan], dy, phase.dx, n, 0, phase.rows);
+        continue;
+      }
+      for (long a = 0; a < phase.rows; a++)
+        for (long b = 0; b < phase.cols; b++)
+          std::memset(phase.dx + n * phase.layout.image + a * phase.layout.row + b * phase.layout.pixel, 0,
+                      sizeof(float) * s.cin);
+    }
+  });
   return true;
 }
 
@@ -287,15 +340,17 @@ static bool direct_conv2d_backprop_filter(const ConvShape& s, const float* x, co
   int mr = 0, nv = 0;
   double best_cost = 1e300;
   FilterTile tile = nullptr;
-#define X(index, MR, NV)                                                   \
-  if (vectors % NV == 0 && s.cin % MR == 0) {                              \
-    double cost = tile_cost(MR, NV, MR);                                   \
+#define X(MR, NV)                                                                 \
+  if (vectors % NV == 0 && s.cin % MR == 0) {                                            \
+    double cost = tile_cost(MR, NV, MR);                                                 \
     if (cost < best_cost) best_cost = cost, mr = MR, nv = NV, tile = filter_tile<MR, NV>; \
   }
   LT_FILTER_TILES
 #undef X
   if (!tile) return false;
   const long K = (long)s.kh * s.kw * s.cin;
+  // Work items: (image, block of output rows) of about 256 pixels; each tile accumulates over all of them
+  // in registers (smaller blocks measured slower: more partial-sum updates per FMA).
   const long rows_per_task = std::max<long>(1, std::min<long>(s.oh, (256 + s.ow - 1) / s.ow));
   const long row_blocks = (s.oh + rows_per_task - 1) / rows_per_task;
   const long slab_cols = (long)(s.ow - 1) * s.sw + (long)(s.kw - 1) * s.dw + 1;
