@@ -46,6 +46,13 @@ const cases: ConvCase[] = [
   { input: [2, 9, 9, 64], filter: [1, 1, 64, 16], stride: 2, pad: 'valid' },
   { input: [2, 9, 7, 17], filter: [3, 3, 17, 33], stride: 1, pad: 'same' },
   { input: [2, 12, 10, 16], filter: [3, 3, 16, 16], stride: 1, pad: 'same', dilation: 2 },
+  // Edge cases of the direct path: 1x1 images, padding wider than the filter (negative input-gradient padding),
+  // asymmetric stride-2 padding, 1x1 filters, stride 2 with a 2x2 filter (input-gradient phases of one tap).
+  { input: [2, 1, 1, 16], filter: [3, 3, 16, 16], stride: 1, pad: 'same' },
+  { input: [1, 5, 4, 16], filter: [3, 3, 16, 32], stride: 1, pad: [[0, 0], [3, 3], [4, 2], [0, 0]] },
+  { input: [2, 10, 9, 16], filter: [3, 3, 16, 16], stride: 2, pad: [[0, 0], [0, 1], [2, 0], [0, 0]] },
+  { input: [2, 6, 6, 32], filter: [1, 1, 32, 64], stride: 1, pad: 'valid' },
+  { input: [2, 9, 8, 16], filter: [2, 2, 16, 16], stride: 2, pad: 'same' },
 ];
 
 const ALGORITHMS: ConvolutionAlgorithm[] = ['auto', 'im2col'];
