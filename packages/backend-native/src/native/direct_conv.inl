@@ -47,10 +47,14 @@ static void fill_slab(const ConvShape& s, const float* image, long ih0, long row
 // ---------------------------------------------------------------------------------------------
 // Forward
 
-// `offsets` lists, per 16-channel block of every tap, where it starts relative to pixel 0 (an offset table
-// rather than nested tap / channel loops: with linear induction GCC's predictive commoning reuses broadcasts
-// across iterations when RS equals the block step and spills hundreds of them).
-template <int MR, int NV, int RS>
+// `offsets` lists, per 16-channel block of every tap (group), where it starts relative to pixel 0 (an offset
+// table rather than nested tap / channel loops: with linear induction GCC's predictive commoning reuses
+// broadcasts across iterations when RS equals the block step and spills hundreds of them).
+//
+// TW > 1 (stride 1, dilation 1 along the row): a block covers TW horizontally adjacent taps. Input pixel p
+// then feeds output pixels p - t for t < TW, so each broadcast serves TW FMAs (one per tap) instead of one:
+// MR + TW - 1 broadcasts and TW * NV filter vectors per TW * MR * NV FMAs.
+template <int MR, int NV, int RS, int TW>
 static inline void direct_tile(const float* __restrict a, const long* __restrict offsets, long blocks,
                                const float* __restrict b, float* __restrict y, long ldy, int rows,
                                const float* bias, bool relu) {
@@ -59,19 +63,33 @@ static inline void direct_tile(const float* __restrict a, const long* __restrict
   for (int i = 0; i < MR; i++)
 #pragma GCC unroll 8
     for (int j = 0; j < NV; j++) acc[i][j] = vf{};
-  for (long block = 0; block < blocks; block++, b += 16 * NV * VW) {
-    const float* ap = a + offsets[block];
-#pragma GCC unroll 16
-    for (int kk = 0; kk < 16; kk++) {
-      vf bv[NV];
+  auto step = [&](const float* ap, const float* bk) __attribute__((always_inline)) {
+    vf bv[TW][NV];
+#pragma GCC unroll 4
+    for (int t = 0; t < TW; t++)
 #pragma GCC unroll 8
-      for (int j = 0; j < NV; j++) bv[j] = load(b + kk * NV * VW + j * VW);
-#pragma GCC unroll 32
-      for (int i = 0; i < MR; i++) {
-        vf av = splat(ap[i * RS + kk]);
+      for (int j = 0; j < NV; j++) bv[t][j] = load(bk + t * NV * VW + j * VW);
+#pragma GCC unroll 40
+    for (int p = 0; p < MR + TW - 1; p++) {
+      vf av = splat(ap[p * RS]);
+#pragma GCC unroll 4
+      for (int t = 0; t < TW; t++) {
+        const int i = p - t;
+        if (i < 0 || i >= MR) continue;
 #pragma GCC unroll 8
-        for (int j = 0; j < NV; j++) acc[i][j] += av * bv[j];
+        for (int j = 0; j < NV; j++) acc[i][j] += av * bv[t][j];
       }
+    }
+  };
+  for (long block = 0; block < blocks; block++, b += 16 * TW * NV * VW) {
+    const float* ap = a + offsets[block];
+    if constexpr (TW == 1) {
+#pragma GCC unroll 16
+      for (int kk = 0; kk < 16; kk++) step(ap + kk, b + kk * TW * NV * VW);
+    } else {
+      // Each channel step already holds TW * MR * NV FMAs: a shorter unroll keeps the code (and build) small.
+#pragma GCC unroll 4
+      for (int kk = 0; kk < 16; kk++) step(ap + kk, b + kk * TW * NV * VW);
     }
   }
 #pragma GCC unroll 32
@@ -94,14 +112,14 @@ struct OutputLayout {
 };
 
 // Output rows [oh0, oh0 + rows) of image n (y points at row oh0); the slab holds the input rows they read.
-template <int MR, int NV, int RS>
+template <int MR, int NV, int RS, int TW>
 static void direct_forward_rows(const ConvShape& s, const float* slab, long line, const float* packed, const float* bias,
                                 bool relu, float* y, const OutputLayout& out, long rows) {
   const long chunk = NV * VW, chunks = s.cout / chunk, chunk_size = (long)s.kh * s.kw * s.cin * chunk;
-  const long blocks = (long)s.kh * s.kw * (s.cin / 16);
+  const long blocks = (long)s.kh * (s.kw / TW) * (s.cin / 16);
   long offsets[1024];  // direct_supported() bounds taps * Cin / 16
   for (long th = 0, block = 0; th < s.kh; th++)
-    for (long tw = 0; tw < s.kw; tw++)
+    for (long tw = 0; tw < s.kw; tw += TW)
       for (long c0 = 0; c0 < s.cin; c0 += 16) offsets[block++] = th * s.dh * line + tw * s.dw * s.cin + c0;
   for (long r = 0; r < rows; r++) {
     const float* a_row = slab + r * s.sh * line;
@@ -109,7 +127,7 @@ static void direct_forward_rows(const ConvShape& s, const float* slab, long line
     for (long ow0 = 0; ow0 < s.ow; ow0 += MR) {
       const int count = (int)std::min<long>(MR, s.ow - ow0);
       for (long c = 0; c < chunks; c++)
-        direct_tile<MR, NV, RS>(a_row + ow0 * RS, offsets, blocks, packed + c * chunk_size,
+        direct_tile<MR, NV, RS, TW>(a_row + ow0 * RS, offsets, blocks, packed + c * chunk_size,
                                 y_row + ow0 * out.pixel + c * chunk, out.pixel, count, bias ? bias + c * chunk : nullptr, relu);
     }
   }
@@ -118,22 +136,35 @@ static void direct_forward_rows(const ConvShape& s, const float* slab, long line
 typedef void (*DirectForwardRows)(const ConvShape&, const float*, long, const float*, const float*, bool, float*,
                                   const OutputLayout&, long);
 
-template <int MR, int NV>
+// Fused-tap tiles keep TW * NV filter vectors live besides the accumulators: those that made GCC spill in the
+// K loop (checked in the disassembly: 12x2 on AVX-512, 12x1 on AVX2) are not instantiated.
+constexpr int VECTOR_BUDGET = VW == 16 ? 31 : 16;
+template <int MR, int NV, int TW>
+constexpr bool tile_fits() {
+  return TW == 1 || MR * NV + TW * NV + 2 <= VECTOR_BUDGET;
+}
+
+template <int MR, int NV, int TW>
 static DirectForwardRows direct_forward_for_stride(long row_stride) {
-  switch (row_stride) {
-    case 16: return direct_forward_rows<MR, NV, 16>;
-    case 32: return direct_forward_rows<MR, NV, 32>;
-    case 64: return direct_forward_rows<MR, NV, 64>;
-    case 128: return direct_forward_rows<MR, NV, 128>;
-    default: return nullptr;
+  if constexpr (!tile_fits<MR, NV, TW>()) {
+    return nullptr;
+  } else {
+    switch (row_stride) {
+      case 16: return direct_forward_rows<MR, NV, 16, TW>;
+      case 32: return direct_forward_rows<MR, NV, 32, TW>;
+      case 64: return direct_forward_rows<MR, NV, 64, TW>;
+      case 128: return direct_forward_rows<MR, NV, 128, TW>;
+      default: return nullptr;
+    }
   }
 }
 
-// Cycles per useful FMA of an MR x NV tile over `width` pixels: FMAs and loads (MR broadcasts + NV
-// vectors per k) each issue about two per cycle; padded tail pixels are wasted work.
-static double tile_cost(long mr, long nv, long width) {
-  const double fmas = (double)(mr * nv), loads = (double)(mr + nv);
-  return (double)round_up(width, mr) / (double)width * std::max(fmas, loads) / fmas;
+// Cycles per useful FMA of an MR x NV tile fusing TW taps over `width` pixels: FMAs and loads (broadcasts +
+// filter vectors per k) each issue about two per cycle; padded tail pixels are wasted work; among equal
+// costs bigger tiles win (fewer tile set-ups and filter reloads).
+static double tile_cost(long mr, long nv, long width, long tw = 1) {
+  const double fmas = (double)(tw * mr * nv), loads = (double)(mr + tw - 1 + tw * nv);
+  return (double)round_up(width, mr) / (double)width * std::max(fmas, loads) / fmas + 0.001 / (double)(mr * nv);
 }
 
 // Which direct path applies (and the filter-gradient version's requirements are the same channel rules).
@@ -160,27 +191,38 @@ static bool make_forward_plan(const ConvShape& s, const float* filter, const flo
                               const OutputLayout& out, ForwardPlan& plan) {
   if (!direct_supported(s)) return false;
   const long row_stride = (long)s.sw * s.cin, vectors = s.cout / VW;
+  // Three horizontal taps per block when they are adjacent input pixels (stride and dilation 1).
+  const bool fuse = s.sw == 1 && s.dw == 1 && s.kw % 3 == 0;
   int best_mr = 0, best_nv = 0;
   double best_cost = 1e300;
   DirectForwardRows function = nullptr;
-#define X(MR, NV)                                        \
-  if (vectors % NV == 0) {                                      \
-    double cost = tile_cost(MR, NV, s.ow);                      \
-    if (cost < best_cost) {                                     \
-      best_cost = cost, best_mr = MR, best_nv = NV;             \
-      function = direct_forward_for_stride<MR, NV>(row_stride); \
-    }                                                           \
+#define X(MR, NV)                                                                                \
+  if (vectors % NV == 0) {                                                                       \
+    DirectForwardRows candidate =                                                                \
+        fuse ? direct_forward_for_stride<MR, NV, 3>(row_stride) : direct_forward_for_stride<MR, NV, 1>(row_stride); \
+    double cost = tile_cost(MR, NV, s.ow, fuse ? 3 : 1);                                         \
+    if (candidate && cost < best_cost) best_cost = cost, best_mr = MR, best_nv = NV, function = candidate; \
   }
   LT_FORWARD_TILES
 #undef X
   if (!function) return false;
   const long K = (long)s.kh * s.kw * s.cin, chunk = (long)best_nv * VW, chunks = s.cout / chunk;
+  const long tw_group = fuse ? 3 : 1;
   plan.s = s;
   plan.function = function;
   plan.packed.resize((size_t)K * s.cout);
+  // Chunk c holds, in the order the tile reads them, the filter rows (th, tap group, 16-channel block, channel,
+  // tap within the group), each NV*VW floats of chunk c's output channels.
+  float* dst = plan.packed.data();
   for (long c = 0; c < chunks; c++)
-    for (long k = 0; k < K; k++)
-      std::memcpy(&plan.packed[(c * K + k) * chunk], filter + k * s.cout + c * chunk, sizeof(float) * chunk);
+    for (long th = 0; th < s.kh; th++)
+      for (long g = 0; g < s.kw; g += tw_group)
+        for (long c0 = 0; c0 < s.cin; c0 += 16)
+          for (long kk = 0; kk < 16; kk++)
+            for (long t = 0; t < tw_group; t++, dst += chunk) {
+              const long k = (th * s.kw + g + t) * s.cin + c0 + kk;
+              std::memcpy(dst, filter + k * s.cout + c * chunk, sizeof(float) * chunk);
+            }
   plan.bias = bias;
   plan.relu = relu;
   plan.out = out;
