@@ -376,6 +376,59 @@ static void filter_tile(const float* __restrict x, long x_row_step, long x_pixel
 
 typedef void (*FilterTile)(const float*, long, long, const float*, long, long, long, float*);
 
+// Three horizontal taps at once (stride 1, dilation 1): slab column c feeds output pixels c, c - 1 and c - 2
+// of taps 0, 1 and 2, so one broadcast of x[c][ci] serves three FMAs against dy[c], dy[c - 1], dy[c - 2], which
+// slide through registers (zero outside the row). dw points at tap (th, 0); taps are tap_stride apart.
+template <int MR, int NV>
+static void filter_tile_row3(const float* __restrict x, long x_row_step, long cin, const float* __restrict dy,
+                             long cout, long rows, long width, float* __restrict dw, long tap_stride) {
+  vf acc[3][MR][NV];
+#pragma GCC unroll 4
+  for (int t = 0; t < 3; t++)
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; j++) acc[t][i][j] = vf{};
+  for (long r = 0; r < rows; r++) {
+    const float* xp = x + r * x_row_step;
+    const float* d = dy + r * width * cout;
+    vf w0[NV], w1[NV], w2[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; j++) w0[j] = w1[j] = w2[j] = vf{};
+    auto column = [&](long c, bool inside) __attribute__((always_inline)) {
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; j++) {
+        w2[j] = w1[j];
+        w1[j] = w0[j];
+        w0[j] = inside ? load(d + c * cout + j * VW) : vf{};
+      }
+      const float* xc = xp + c * cin;
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; i++) {
+        vf av = splat(xc[i]);
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; j++) {
+          acc[0][i][j] += av * w0[j];
+          acc[1][i][j] += av * w1[j];
+          acc[2][i][j] += av * w2[j];
+        }
+      }
+    };
+    for (long c = 0; c < width; c++) column(c, true);
+    column(width, false);
+    column(width + 1, false);
+  }
+#pragma GCC unroll 4
+  for (int t = 0; t < 3; t++)
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; j++) {
+        float* p = dw + t * tap_stride + i * cout + j * VW;
+        store(p, load(p) + acc[t][i][j]);
+      }
+}
+
 static bool direct_conv2d_backprop_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
   if (!direct_supported(s)) return false;
   const long vectors = s.cout / VW;
@@ -390,6 +443,12 @@ static bool direct_conv2d_backprop_filter(const ConvShape& s, const float* x, co
   LT_FILTER_TILES
 #undef X
   if (!tile) return false;
+  // Fused three-tap tile (3 x MR x 1 accumulators) when the row taps are adjacent pixels and the output
+  // channels leave only single-vector tiles (one broadcast per FMA otherwise). Measured on AVX-512: +8 % for
+  // 32x32, 16 -> 16; slower where the two padding columns per row weigh more or 2-vector tiles exist.
+  constexpr int FUSED_MR = VW == 16 ? 8 : 4;
+  const bool fused = s.sw == 1 && s.dw == 1 && s.kw == 3 && s.cin % FUSED_MR == 0 && (s.cout / VW) % 2 == 1 &&
+                     s.ow >= 24;
   const long K = (long)s.kh * s.kw * s.cin;
   // Work items: (image, block of output rows) of about 256 pixels; each tile accumulates over all of them
   // in registers (smaller blocks measured slower: more partial-sum updates per FMA).
@@ -410,6 +469,17 @@ static bool direct_conv2d_backprop_filter(const ConvShape& s, const float* x, co
     if (slab.size() < (size_t)(slab_rows * line)) slab.resize((size_t)(slab_rows * line));
     fill_slab(s, x + n * image_size, oh0 * s.sh - s.pt, slab_rows, -s.pl, slab_cols, slab.data());
     const float* dy_block = dy + ((n * s.oh + oh0) * s.ow) * s.cout;
+    if (fused) {
+      for (int th = 0; th < s.kh; th++) {
+        const float* x_row = slab.data() + (long)th * s.dh * line;
+        float* dw_row = sum.data() + (long)th * s.kw * s.cin * s.cout;
+        for (long ci = 0; ci < s.cin; ci += FUSED_MR)
+          for (long co = 0; co < s.cout; co += VW)
+            filter_tile_row3<FUSED_MR, 1>(x_row + ci, s.sh * line, s.cin, dy_block + co, s.cout, rows, s.ow,
+                                          dw_row + ci * s.cout + co, (long)s.cin * s.cout);
+      }
+      return;
+    }
     for (int th = 0; th < s.kh; th++)
       for (int tw = 0; tw < s.kw; tw++) {
         const float* x_tap = slab.data() + (long)th * s.dh * line + (long)tw * s.dw * s.cin;
