@@ -326,10 +326,27 @@ static bool direct_conv2d_backprop_input(const ConvShape& s, const float* dy, co
     });
     return true;
   }
+  // All phases read the same dy image with different padding: one slab padded by the largest top / left
+  // padding and wide enough for every phase, each phase starting at its own offset in it.
+  long top = 0, left = 0, slab_rows = 0, slab_cols = 0;
+  for (const ForwardPlan& plan : plans) top = std::max<long>(top, plan.s.pt), left = std::max<long>(left, plan.s.pl);
+  for (const ForwardPlan& plan : plans) {
+    const ConvShape& t = plan.s;
+    slab_rows = std::max(slab_rows, top - t.pt + (t.oh - 1) + (long)(t.kh - 1) * t.dh + 1);
+    slab_cols = std::max(slab_cols, left - t.pl + plan.slab_cols);
+  }
+  const long line = slab_cols * s.cout;
+  const ConvShape dy_shape{s.n, s.oh, s.ow, s.cout, 1, 1, s.cin, s.oh, s.ow, 1, 1, 1, 1, 0, 0};
   parallel_for(s.n, [&](long n, int) {
+    static thread_local std::vector<float> slab;
+    if (slab.size() < (size_t)(slab_rows * line)) slab.resize((size_t)(slab_rows * line));
+    fill_slab(dy_shape, dy + n * (long)s.oh * s.ow * s.cout, -top, slab_rows, -left, slab_cols, slab.data());
     for (const Phase& phase : phases) {
       if (phase.plan >= 0) {
-        run_forward_rows(plans[(size_t)phase.plan], dy, phase.dx, n, 0, phase.rows);
+        const ForwardPlan& plan = plans[(size_t)phase.plan];
+        const float* origin = slab.data() + (top - plan.s.pt) * line + (left - plan.s.pl) * s.cout;
+        plan.function(plan.s, origin, line, plan.packed.data(), nullptr, false, phase.dx + n * plan.out.image,
+                      plan.out, phase.rows);
         continue;
       }
       for (long a = 0; a < phase.rows; a++)
