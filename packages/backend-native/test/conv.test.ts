@@ -53,6 +53,8 @@ const cases: ConvCase[] = [
   { input: [2, 10, 9, 16], filter: [3, 3, 16, 16], stride: 2, pad: [[0, 0], [0, 1], [2, 0], [0, 0]] },
   { input: [2, 6, 6, 32], filter: [1, 1, 32, 64], stride: 1, pad: 'valid' },
   { input: [2, 9, 8, 16], filter: [2, 2, 16, 16], stride: 2, pad: 'same' },
+  // Six-wide filter: two fused groups of three horizontal taps.
+  { input: [1, 6, 11, 16], filter: [2, 6, 16, 16], stride: 1, pad: 'same' },
 ];
 
 const ALGORITHMS: ConvolutionAlgorithm[] = ['auto', 'im2col'];
