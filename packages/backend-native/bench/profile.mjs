@@ -1,13 +1,16 @@
 // Per-kernel time of a ResNet-32 training step on the native backend.
-// Usage: node bench/profile.mjs [batch=128] [steps=3]
+// Usage: node bench/profile.mjs [batch=128] [steps=3] [backend=native] [convolutionAlgorithm=auto|im2col]
 import * as tf from '@tensorflow/tfjs';
-import { registerNativeBackend } from '../dist/index.js';
+import { registerNativeBackend, setConvolutionAlgorithm } from '../dist/index.js';
 import { createResNet32, syntheticBatch } from './resnet32.mjs';
 
 const batch = Number(process.argv[2] ?? 128);
 const steps = Number(process.argv[3] ?? 3);
 const backendName = process.argv[4] ?? 'native';
-if (backendName === 'native') console.log(registerNativeBackend());
+if (backendName === 'native') {
+  console.log(registerNativeBackend());
+  setConvolutionAlgorithm(process.argv[5] ?? 'auto');
+}
 await tf.setBackend(backendName);
 const model = createResNet32();
 const { x, labels } = syntheticBatch(batch);

@@ -1,12 +1,16 @@
-// Images/s of a ResNet-32 training step. Usage: node bench/step.mjs [batch=128] [steps=5] [backend=native]
+// Images/s of a ResNet-32 training step.
+// Usage: node bench/step.mjs [batch=128] [steps=5] [backend=native] [convolutionAlgorithm=auto|im2col]
 import * as tf from '@tensorflow/tfjs';
-import { registerNativeBackend } from '../dist/index.js';
+import { registerNativeBackend, setConvolutionAlgorithm } from '../dist/index.js';
 import { createResNet32, syntheticBatch } from './resnet32.mjs';
 
 const batch = Number(process.argv[2] ?? 128);
 const steps = Number(process.argv[3] ?? 5);
 const backendName = process.argv[4] ?? 'native';
-if (backendName === 'native') registerNativeBackend();
+if (backendName === 'native') {
+  registerNativeBackend();
+  setConvolutionAlgorithm(process.argv[5] ?? 'auto');
+}
 await tf.setBackend(backendName);
 const model = createResNet32();
 const { x, labels } = syntheticBatch(batch);
@@ -23,4 +27,4 @@ for (let s = 0; s < steps; s++) {
 }
 times.sort((p, q) => p - q);
 const median = times[Math.floor(times.length / 2)];
-console.log(JSON.stringify({ backend: backendName, batch, medianMs: Math.round(median), imagesPerSecond: +(batch / median * 1000).toFixed(1) }));
+console.log(JSON.stringify({ backend: backendName, convolutionAlgorithm: process.argv[5] ?? 'auto', batch, medianMs: Math.round(median), imagesPerSecond: +(batch / median * 1000).toFixed(1) }));

@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url';
 /** SIMD instruction sets the kernels are compiled for; one is selected at load time. */
 export type SimdLevel = 'avx512' | 'avx2' | 'scalar';
 
+/** Convolution algorithms: `'auto'` (direct convolutions where they apply, else im2col) or `'im2col'` only. */
+export type ConvolutionAlgorithm = 'auto' | 'im2col';
+
 /** The functions the compiled addon exports (see src/native/addon.cc). All arrays are used in place. */
 export interface NativeAddon {
   conv2d(x: Float32Array, filter: Float32Array, bias: Float32Array | null, out: Float32Array, shape: Int32Array, relu: number): void;
@@ -48,6 +51,8 @@ export interface NativeAddon {
   setSimdLevel(level: SimdLevel): SimdLevel;
   getNumThreads(): number;
   setNumThreads(threads: number): number;
+  getConvolutionAlgorithm(): ConvolutionAlgorithm;
+  setConvolutionAlgorithm(algorithm: ConvolutionAlgorithm): ConvolutionAlgorithm;
 }
 
 const moduleFile = typeof __filename === 'string' ? __filename : fileURLToPath(import.meta.url);

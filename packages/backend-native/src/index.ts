@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // Importing the cpu backend registers its kernels, which the native backend copies.
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 
-import { loadNativeAddon, type SimdLevel } from './addon.js';
+import { loadNativeAddon, type ConvolutionAlgorithm, type SimdLevel } from './addon.js';
 import { BufferPool } from './buffer-pool.js';
 import { installNativeGradients } from './gradients.js';
 import { makeKernelFunction, nativeKernelNames, type KernelCallCount } from './kernels.js';
@@ -12,6 +12,7 @@ export {
   loadNativeAddon,
   nativeAddonPath,
   resetNativeAddonCache,
+  type ConvolutionAlgorithm,
   type NativeAddon,
   type SimdLevel,
 } from './addon.js';
@@ -216,6 +217,28 @@ export function setNumThreads(threads: number): number {
     throw new RangeError(`setNumThreads: threads must be an integer in 1..256, got ${threads}`);
   }
   return loadNativeAddon().setNumThreads(threads);
+}
+
+/**
+ * Selects how `Conv2D`, `FusedConv2D`, `Conv2DBackpropInput` and `Conv2DBackpropFilter` are computed:
+ * - `'auto'` (default): direct (implicit-GEMM) convolutions that read the NHWC input in place when
+ *   Cin is a multiple of 16, stride·Cin ∈ {16, 32, 64, 128} and Cout a multiple of the SIMD width (input
+ *   gradient: stride 1 only); every other case uses im2col + GEMM.
+ * - `'im2col'`: always im2col + GEMM (the reference path).
+ * Both give the same results up to float rounding. Applies process-wide, to every SIMD level.
+ * @returns the algorithm now in use.
+ * @throws RangeError naming `algorithm` when it is not `'auto'` or `'im2col'`.
+ */
+export function setConvolutionAlgorithm(algorithm: ConvolutionAlgorithm): ConvolutionAlgorithm {
+  if (algorithm !== 'auto' && algorithm !== 'im2col') {
+    throw new RangeError(`setConvolutionAlgorithm: algorithm must be 'auto' or 'im2col', got '${String(algorithm)}'`);
+  }
+  return loadNativeAddon().setConvolutionAlgorithm(algorithm);
+}
+
+/** The convolution algorithm in use (see {@link setConvolutionAlgorithm}). @throws when the addon is unavailable. */
+export function getConvolutionAlgorithm(): ConvolutionAlgorithm {
+  return loadNativeAddon().getConvolutionAlgorithm();
 }
 
 /** Native/fallback call counts and CPU time per kernel, collected when registered with `countCalls: true`. */

@@ -1,7 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { getKernelCallCounts } from '../src/index.js';
+import {
+  getConvolutionAlgorithm,
+  getKernelCallCounts,
+  setConvolutionAlgorithm,
+  type ConvolutionAlgorithm,
+} from '../src/index.js';
 import { compareBackends } from './helpers.js';
 
 const TOLERANCE = 1e-4;
@@ -27,13 +32,49 @@ const cases: ConvCase[] = [
   { input: [1, 5, 5, 64], filter: [3, 3, 64, 64], stride: 1, pad: 'same' },
   { input: [2, 16, 16, 8], filter: [3, 3, 8, 8], stride: 1, pad: 'same', dilation: 2 },
   { input: [1, 1, 1, 3], filter: [1, 1, 3, 1], stride: 1, pad: 'valid' },
+  // ResNet-32 shapes (the direct convolutions' cases) and ragged variants of them.
+  { input: [2, 32, 32, 16], filter: [3, 3, 16, 16], stride: 1, pad: 'same' },
+  { input: [2, 32, 32, 16], filter: [3, 3, 16, 32], stride: 2, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+  { input: [3, 32, 32, 16], filter: [3, 3, 16, 32], stride: 2, pad: 'same' },
+  { input: [2, 16, 16, 32], filter: [3, 3, 32, 32], stride: 1, pad: 'same' },
+  { input: [2, 16, 16, 32], filter: [3, 3, 32, 64], stride: 2, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+  { input: [4, 8, 8, 64], filter: [3, 3, 64, 64], stride: 1, pad: 'same' },
+  { input: [2, 9, 7, 16], filter: [3, 3, 16, 16], stride: 1, pad: 'same' },
+  { input: [3, 9, 7, 16], filter: [3, 3, 16, 32], stride: 2, pad: 'valid' },
+  { input: [2, 11, 13, 32], filter: [3, 3, 32, 16], stride: 1, pad: [[0, 0], [0, 2], [1, 0], [0, 0]] },
+  { input: [2, 7, 5, 16], filter: [2, 4, 16, 48], stride: 1, pad: 'same' },
+  { input: [2, 9, 9, 64], filter: [1, 1, 64, 16], stride: 2, pad: 'valid' },
+  { input: [2, 9, 7, 17], filter: [3, 3, 17, 33], stride: 1, pad: 'same' },
+  { input: [2, 12, 10, 16], filter: [3, 3, 16, 16], stride: 1, pad: 'same', dilation: 2 },
+  // Edge cases of the direct path: 1x1 images, padding wider than the filter (negative input-gradient padding),
+  // asymmetric stride-2 padding, 1x1 filters, stride 2 with a 2x2 filter (input-gradient phases of one tap).
+  { input: [2, 1, 1, 16], filter: [3, 3, 16, 16], stride: 1, pad: 'same' },
+  { input: [1, 5, 4, 16], filter: [3, 3, 16, 32], stride: 1, pad: [[0, 0], [3, 3], [4, 2], [0, 0]] },
+  { input: [2, 10, 9, 16], filter: [3, 3, 16, 16], stride: 2, pad: [[0, 0], [0, 1], [2, 0], [0, 0]] },
+  { input: [2, 6, 6, 32], filter: [1, 1, 32, 64], stride: 1, pad: 'valid' },
+  { input: [2, 9, 8, 16], filter: [2, 2, 16, 16], stride: 2, pad: 'same' },
+  // Six-wide filter: two fused groups of three horizontal taps.
+  { input: [1, 6, 11, 16], filter: [2, 6, 16, 16], stride: 1, pad: 'same' },
 ];
+
+const ALGORITHMS: ConvolutionAlgorithm[] = ['auto', 'im2col'];
 
 function describeCase(c: ConvCase): string {
   return `x${c.input.join('x')} w${c.filter.join('x')} s${c.stride} ${JSON.stringify(c.pad)}${c.dilation ? ` d${c.dilation}` : ''}`;
 }
 
-describe('convolution kernels match the cpu backend (max |a-b|/max(1,|b|) <= 1e-4)', () => {
+describe.each(ALGORITHMS)("convolution kernels with algorithm '%s' match the cpu backend (max |a-b|/max(1,|b|) <= 1e-4)", (algorithm) => {
+  beforeAll(() => {
+    setConvolutionAlgorithm(algorithm);
+  });
+  afterAll(() => {
+    setConvolutionAlgorithm('auto');
+  });
+
+  it('reports the selected algorithm', () => {
+    expect(getConvolutionAlgorithm()).toBe(algorithm);
+  });
+
   for (const c of cases) {
     it(`Conv2D ${describeCase(c)}`, () => {
       const error = compareBackends([c.input, c.filter], (x, w) =>
@@ -70,6 +111,43 @@ describe('convolution kernels match the cpu backend (max |a-b|/max(1,|b|) <= 1e-
       expect(counts[name]?.native ?? 0, name).toBeGreaterThan(0);
       expect(counts[name]?.fallback ?? 0, name).toBe(0);
     }
+  });
+});
+
+describe('setConvolutionAlgorithm', () => {
+  afterAll(() => {
+    setConvolutionAlgorithm('auto');
+  });
+
+  it('defaults to auto and validates its argument', () => {
+    expect(getConvolutionAlgorithm()).toBe('auto');
+    expect(() => setConvolutionAlgorithm('winograd' as ConvolutionAlgorithm)).toThrow(/algorithm/);
+    expect(getConvolutionAlgorithm()).toBe('auto');
+  });
+
+  it("'auto' runs a different (direct) computation than 'im2col' on ResNet shapes", () => {
+    // Same values up to rounding, but the filter-gradient sums run in another order, so the bits differ.
+    const filterGradient = (algorithm: ConvolutionAlgorithm) => {
+      setConvolutionAlgorithm(algorithm);
+      tf.setBackend('native');
+      return tf.tidy(() => {
+        const x = tf.sin(tf.range(0, 2 * 16 * 16 * 16)).reshape([2, 16, 16, 16]) as tf.Tensor4D;
+        const dy = tf.cos(tf.range(0, 2 * 16 * 16 * 16)).reshape([2, 16, 16, 16]) as tf.Tensor4D;
+        const loss = (w: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, w as tf.Tensor4D, 1, 'same'), dy));
+        return tf.grad(loss)(tf.zeros([3, 3, 16, 16])).dataSync() as Float32Array;
+      });
+    };
+    const direct = filterGradient('auto');
+    const reference = filterGradient('im2col');
+    expect(direct.length).toBe(reference.length);
+    let differing = 0;
+    let worst = 0;
+    for (let i = 0; i < direct.length; i++) {
+      if (direct[i] !== reference[i]) differing++;
+      worst = Math.max(worst, Math.abs(direct[i] - reference[i]) / Math.max(1, Math.abs(reference[i])));
+    }
+    expect(differing).toBeGreaterThan(0);
+    expect(worst).toBeLessThanOrEqual(TOLERANCE);
   });
 });
 

@@ -18,15 +18,30 @@ const rank = (level: SimdLevel) => LEVELS.length - 1 - LEVELS.indexOf(level);
 /** A mix of every kernel family, compared against the cpu backend. */
 function kernelMixError(seed: number): number {
   return compareBackends(
-    [[2, 9, 9, 17], [3, 3, 17, 19], [19], [37, 29], [29, 23]],
-    (x, w, b, p, q) => {
+    [
+      [2, 9, 9, 17], [3, 3, 17, 19], [19], [37, 29], [29, 23], [2, 10, 9, 16], [3, 3, 16, 32], [3, 3, 32, 32],
+      [1, 4, 26, 16], [3, 3, 16, 16], [3, 3, 16, 24], [3, 3, 16, 20],
+    ],
+    (x, w, b, p, q, u, v1, v2, wide, f16, f24, f20) => {
+      // Rows of >= 24 pixels and an odd number of output vectors (16 / 24 / 20 channels on AVX-512 / AVX2 /
+      // scalar): the fused three-tap filter-gradient tile.
+      const wideGradients = [f16, f24, f20].map((f) =>
+        tf.grad((g: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(wide as tf.Tensor4D, g as tf.Tensor4D, 1, 'same'), tf.sin(tf.range(0, 4 * 26 * f.shape[3]!)).reshape([1, 4, 26, f.shape[3]!]))))(f),
+      );
+      // 16/32 channels: the direct convolutions (forward, stride-1 and stride-2 input gradient, filter gradient).
+      // A loss linear in both convolutions, so the comparison does not amplify rounding differences.
+      const weights = tf.sin(tf.range(0, 2 * 5 * 5 * 32)).reshape([2, 5, 5, 32]);
+      const direct = tf.grads((a: tf.Tensor, f: tf.Tensor, g: tf.Tensor) => {
+        const z = tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'same');
+        return tf.sum(tf.mul(tf.conv2d(z as tf.Tensor4D, g as tf.Tensor4D, 1, 'same'), weights));
+      })([u, v1, v2]);
       const y = tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: 2, pad: 'same', bias: b, activation: 'relu' });
       const [dx, dw] = tf.grads((a: tf.Tensor, f: tf.Tensor) => {
         const z = tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, 'same');
         const { mean, variance } = tf.moments(z, [0, 1, 2]);
         return tf.sum(tf.mul(tf.relu(tf.batchNorm(z, mean, variance, tf.zerosLike(mean), tf.onesLike(mean), 1e-3)), tf.sin(z)));
       })([x, w]);
-      return [y, dx, dw, tf.matMul(p, q), tf.sum(tf.square(tf.sub(y, tf.mean(y, [0, 1, 2]))), [0, 1, 2]), tf.max(p, 1)];
+      return [y, dx, dw, ...direct, ...wideGradients, tf.matMul(p, q), tf.sum(tf.square(tf.sub(y, tf.mean(y, [0, 1, 2]))), [0, 1, 2]), tf.max(p, 1)];
     },
     seed,
   );

@@ -749,6 +749,29 @@ static napi_value SetSimdLevel(napi_env env, napi_callback_info info) {
   return make_string(env, level_name(active_level));
 }
 
+// setConvolutionAlgorithm('auto' | 'im2col'): 'auto' uses the direct convolutions where they apply.
+static napi_value GetConvolutionAlgorithm(napi_env env, napi_callback_info) {
+  return make_string(env, conv_algorithm.load() == 0 ? "auto" : "im2col");
+}
+static napi_value SetConvolutionAlgorithm(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  char text[16] = {0};
+  size_t length = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], text, sizeof text, &length) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "algorithm must be a string");
+    return nullptr;
+  }
+  std::string algorithm(text);
+  if (algorithm != "auto" && algorithm != "im2col") {
+    napi_throw_range_error(env, nullptr, "algorithm must be 'auto' or 'im2col'");
+    return nullptr;
+  }
+  conv_algorithm.store(algorithm == "auto" ? 0 : 1);
+  return GetConvolutionAlgorithm(env, info);
+}
+
 static napi_value GetNumThreads(napi_env env, napi_callback_info) {
   napi_value v;
   napi_create_int32(env, pool_threads(), &v);
@@ -806,6 +829,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"setSimdLevel", SetSimdLevel},
       {"getNumThreads", GetNumThreads},
       {"setNumThreads", SetNumThreads},
+      {"getConvolutionAlgorithm", GetConvolutionAlgorithm},
+      {"setConvolutionAlgorithm", SetConvolutionAlgorithm},
   };
   for (const Entry& entry : entries) {
     napi_value function;

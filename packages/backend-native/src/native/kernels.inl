@@ -5,6 +5,12 @@
 //
 // Layouts: row-major, NHWC activations, [KH, KW, Cin, Cout] filters, float32 throughout.
 
+#ifndef LT_CONV_ALGORITHM_DEFINED
+#define LT_CONV_ALGORITHM_DEFINED
+// Shared by every SIMD level: 0 = auto (direct convolutions where they apply), 1 = im2col + GEMM only.
+static std::atomic<int> conv_algorithm{0};
+#endif
+
 namespace LT_NS {
 
 constexpr int VW = LT_VW;
@@ -335,7 +341,10 @@ static bool is_pointwise(const ConvShape& s) {
   return s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pt == 0 && s.pl == 0 && s.oh == s.h && s.ow == s.w;
 }
 
+#include "direct_conv.inl"
+
 static void conv2d(const ConvShape& s, const float* x, const float* filter, const float* bias, bool relu, float* y) {
+  if (direct_conv2d(s, x, filter, bias, relu, y)) return;
   const long M = (long)s.n * s.oh * s.ow, K = (long)s.kh * s.kw * s.cin, N = s.cout;
   const long k_panels = (K + KC - 1) / KC;
   std::vector<float> filter_storage;
@@ -356,6 +365,7 @@ static void conv2d(const ConvShape& s, const float* x, const float* filter, cons
 // dx = col2im(dy [M x Cout] * filter^T [Cout x K]); work items are whole images so the
 // scatter-adds of different threads never overlap.
 static void conv2d_backprop_input(const ConvShape& s, const float* dy, const float* filter, float* dx) {
+  if (direct_conv2d_backprop_input(s, dy, filter, dx)) return;
   const long K = (long)s.kh * s.kw * s.cin, N = s.cout;
   const long n_panels = (N + KC - 1) / KC;
   const long pixels = (long)s.oh * s.ow;
@@ -394,6 +404,7 @@ static void conv2d_backprop_input(const ConvShape& s, const float* dy, const flo
 // dW^T [Cout x K] = dy^T [Cout x M] * col [M x K], reduced over row blocks with one partial
 // sum per thread, then transposed into dW [K x Cout].
 static void conv2d_backprop_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
+  if (direct_conv2d_backprop_filter(s, x, dy, dw)) return;
   const long M = (long)s.n * s.oh * s.ow, K = (long)s.kh * s.kw * s.cin, N = s.cout;
   const long rows_per_task = block_rows(K);  // a multiple of KC: whole reduction panels
   const long tasks = (M + rows_per_task - 1) / rows_per_task;
