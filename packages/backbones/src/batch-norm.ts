@@ -17,6 +17,8 @@ export const batchNormTrainingKernelNames = {
   backward: 'LongtailBatchNormTrainingGrad',
   /** Inference with the running statistics: FusedBatchNorm's inputs and attributes plus `activation`; output `y`. */
   inference: 'LongtailBatchNormInference',
+  /** `relu(a + b)` (inputs `{ a, b }` of one shape); output `y`. The residual join; see {@link addRelu}. */
+  addRelu: 'LongtailAddRelu',
 } as const;
 
 /** Activation fused into {@link batchNormTraining}. */
@@ -204,4 +206,30 @@ function registerInferenceGradient(): void {
       };
     },
   });
+}
+
+let addReluGradientRegistered = false;
+
+/**
+ * `relu(a + b)` — the residual join of a ResNet block — as one op: one kernel where the backend registers
+ * `LongtailAddRelu` (the 'native' backend does), else `tf.relu(tf.add(a, b))`. Gradient: `dy · [y > 0]` for both inputs.
+ */
+export function addRelu(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  if (a.dtype === 'float32' && b.dtype === 'float32' && a.shape.join() === b.shape.join() && hasKernel(batchNormTrainingKernelNames.addRelu)) {
+    if (!addReluGradientRegistered) {
+      addReluGradientRegistered = true;
+      tf.registerGradient({
+        kernelName: batchNormTrainingKernelNames.addRelu,
+        outputsToSave: [true],
+        gradFunc: (dy, saved) => {
+          const [y] = saved;
+          // relu'(a + b) = step(y): the Relu gradient of the output (a fused kernel on the native backend).
+          const gradient = () => (tf.getGradient(tf.Relu)!.gradFunc(dy, [y], {}) as { x: () => tf.Tensor }).x();
+          return { a: gradient, b: gradient };
+        },
+      });
+    }
+    return tf.engine().runKernel(batchNormTrainingKernelNames.addRelu, { a, b }) as tf.Tensor;
+  }
+  return tf.relu(tf.add(a, b));
 }

@@ -1,4 +1,5 @@
 export {
+  addRelu,
   batchNormInference,
   batchNormTraining,
   batchNormTrainingKernelNames,
@@ -6,6 +7,7 @@ export {
   type BatchNormTrainingResult,
 } from './batch-norm.js';
 export {
+  AddRelu,
   BackboneModel,
   NormedLinear,
   OptionAShortcut,

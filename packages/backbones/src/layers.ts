@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 
-import { batchNormInference, batchNormTraining, type BatchNormActivation } from './batch-norm.js';
+import { addRelu, batchNormInference, batchNormTraining, type BatchNormActivation } from './batch-norm.js';
 
 /** Arguments every tfjs-layers layer accepts (`name`, `trainable`, …). */
 export type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
@@ -320,6 +320,32 @@ export class TorchBatchNorm extends tf.layers.Layer {
   }
 }
 
+/**
+ * `relu(a + b)` of two same-shaped inputs: the residual join of a ResNet block (`F.relu(out + shortcut)` in the
+ * PyTorch code), one fused kernel on backends that register it (see {@link addRelu}). No weights.
+ */
+export class AddRelu extends tf.layers.Layer {
+  static className = 'AddRelu';
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    if (!Array.isArray(inputShape[0]) || inputShape.length !== 2) {
+      throw new Error(`AddRelu '${this.name}' takes exactly two inputs`);
+    }
+    return inputShape[0] as tf.Shape;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], _keywordArguments: LayerKeywordArguments): tf.Tensor {
+    return tf.tidy(() => {
+      if (!Array.isArray(inputs) || inputs.length !== 2) throw new Error(`AddRelu '${this.name}' takes exactly two inputs`);
+      const [a, b] = inputs;
+      if (a.shape.join() !== b.shape.join()) {
+        throw new Error(`AddRelu '${this.name}': inputs must have the same shape, got [${a.shape}] and [${b.shape}]`);
+      }
+      return addRelu(a, b);
+    });
+  }
+}
+
 /** Configuration of {@link OptionAShortcut}. */
 export interface OptionAShortcutArgs extends BaseLayerArgs {
   /** Zero channels added on each side of the channel axis (PyTorch reference: `planes // 4`). */
@@ -448,7 +474,7 @@ let layersRegistered = false;
  */
 export function registerBackboneLayers(): void {
   if (layersRegistered) return;
-  for (const layerClass of [TorchConv2D, TorchBatchNorm, OptionAShortcut, NormedLinear, BackboneModel]) {
+  for (const layerClass of [TorchConv2D, TorchBatchNorm, AddRelu, OptionAShortcut, NormedLinear, BackboneModel]) {
     tf.serialization.registerClass(layerClass);
   }
   layersRegistered = true;

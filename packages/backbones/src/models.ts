@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { initializeWeights } from './initialization.js';
-import { BackboneModel, NormedLinear, OptionAShortcut, TorchBatchNorm, TorchConv2D } from './layers.js';
+import { AddRelu, BackboneModel, NormedLinear, OptionAShortcut, TorchBatchNorm, TorchConv2D } from './layers.js';
 
 /** Classifier head: cosine `NormedLinear` (GCL's choice, no bias) or a plain dense layer with bias. */
 export type HeadKind = 'cosine' | 'dense';
@@ -78,10 +78,6 @@ function batchNormRelu(name: string, input: Symbolic): Symbolic {
   return apply(new TorchBatchNorm({ name, activation: 'relu' }), input);
 }
 
-function relu(name: string, input: Symbolic): Symbolic {
-  return apply(tf.layers.reLU({ name }), input);
-}
-
 function classifierHead(name: string, features: Symbolic, options: ValidatedOptions): Symbolic {
   const layer =
     options.head === 'cosine'
@@ -106,7 +102,7 @@ function cifarBasicBlock(prefix: string, input: Symbolic, inputPlanes: number, p
     stride !== 1 || inputPlanes !== planes
       ? apply(new OptionAShortcut({ name: `${prefix}.shortcut`, padChannels: Math.floor(planes / 4) }), input)
       : input;
-  return relu(`${prefix}.relu2`, apply(tf.layers.add({ name: `${prefix}.add` }), [out, shortcut]));
+  return apply(new AddRelu({ name: `${prefix}.add_relu` }), [out, shortcut]);
 }
 
 /**
@@ -166,7 +162,7 @@ function bottleneck(
           convolution(`${prefix}.downsample.0`, input, planes * expansion, 1, stride, 0),
         )
       : input;
-  return relu(`${prefix}.relu3`, apply(tf.layers.add({ name: `${prefix}.add` }), [out, shortcut]));
+  return apply(new AddRelu({ name: `${prefix}.add_relu` }), [out, shortcut]);
 }
 
 /**

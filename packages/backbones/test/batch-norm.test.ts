@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { batchNormTraining, TorchBatchNorm } from '../src/index.js';
+import { AddRelu, addRelu, batchNormTraining, TorchBatchNorm } from '../src/index.js';
 
 // batchNormTraining on a backend without the fused kernels (cpu) computes its gradient analytically; it must
 // agree with tfjs' autodiff through tf.moments + tf.batchNorm (+ relu).
@@ -96,6 +96,23 @@ describe('batchNormTraining (op fallback) matches autodiff through tf.moments', 
       }
       expect(fusedLayer.getConfig().activation).toBe('relu');
       expect(plainLayer.getConfig().activation).toBe('linear');
+    });
+  });
+});
+
+describe('AddRelu (the residual join relu(a + b))', () => {
+  it('equals tf.relu(tf.add) with its gradient, and rejects mismatched inputs', () => {
+    tf.tidy(() => {
+      const a = seeded([2, 4, 4, 3], 7);
+      const b = seeded([2, 4, 4, 3], 8);
+      const layer = new AddRelu({ name: 'join' });
+      const output = layer.apply([a, b]) as tf.Tensor;
+      expect(maxRelativeError(output, tf.relu(tf.add(a, b)))).toBe(0);
+      const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(addRelu(x, y), tf.range(0, 96).reshape([2, 4, 4, 3]))))([a, b]);
+      const [ea, eb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.relu(tf.add(x, y)), tf.range(0, 96).reshape([2, 4, 4, 3]))))([a, b]);
+      expect(maxRelativeError(da, ea)).toBe(0);
+      expect(maxRelativeError(db, eb)).toBe(0);
+      expect(() => layer.apply([a, seeded([2, 4, 4, 2], 9)])).toThrow(/same shape/);
     });
   });
 });

@@ -23,7 +23,7 @@ interface KernelArguments {
 type NativeImplementation = (args: KernelArguments, addon: NativeAddon) => TensorInfo | undefined;
 
 // Operation codes shared with src/native/addon.cc.
-const BinaryCode = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6, ReluGrad: 7, SquareGrad: 8 } as const;
+const BinaryCode = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Maximum: 4, Minimum: 5, SquaredDifference: 6, ReluGrad: 7, SquareGrad: 8, AddRelu: 9 } as const;
 const UnaryCode = { Relu: 0, Square: 1, Neg: 2, Abs: 3, Sqrt: 4, Rsqrt: 5, Exp: 6, Log: 7, Step: 8, Sigmoid: 9 } as const;
 const ReduceCode = { Sum: 0, Mean: 1, Max: 2, Min: 3 } as const;
 
@@ -642,6 +642,8 @@ export const fusedKernelNames = {
   batchNormTraining: 'LongtailBatchNormTraining',
   batchNormTrainingGrad: 'LongtailBatchNormTrainingGrad',
   batchNormInference: 'LongtailBatchNormInference',
+  /** `relu(a + b)` in one pass (inputs `{ a, b }`, broadcasting as Add): the residual join of a ResNet block. */
+  addRelu: 'LongtailAddRelu',
 } as const;
 
 /** Kernel name → native implementation. Names are tfjs-core's kernel names. */
@@ -687,6 +689,7 @@ export const nativeImplementations: Readonly<Record<string, NativeImplementation
   [fusedKernelNames.batchNormTraining]: batchNormTraining,
   [fusedKernelNames.batchNormTrainingGrad]: batchNormTrainingGrad,
   [fusedKernelNames.batchNormInference]: batchNormInference,
+  [fusedKernelNames.addRelu]: binaryKernel(BinaryCode.AddRelu),
 };
 
 /** The kernel names the native backend overrides (everything else is the cpu backend's kernel). */

@@ -87,3 +87,20 @@ describe('fused training-mode batch norm matches tfjs ops on the cpu backend (ma
     x.dispose();
   });
 });
+
+describe('fused relu(a + b) (LongtailAddRelu) matches tf.relu(tf.add) on the cpu backend', () => {
+  for (const shape of [[3, 5, 7], [16, 16, 16, 16]]) {
+    it(`[${shape}]`, () => {
+      const size = shape.reduce((p, q) => p * q, 1);
+      const inputs = [
+        { shape, values: randomValues(size, 21) },
+        { shape, values: randomValues(size, 22) },
+      ];
+      const expected = runOn('cpu', inputs, (a, b) => tf.relu(tf.add(a, b)));
+      const actual = runOn('native', inputs, (a, b) => tf.engine().runKernel(fusedKernelNames.addRelu, { a, b }) as tf.Tensor);
+      expect(maxRelativeError(actual[0].values, expected[0].values)).toBe(0);
+      // Half the values are clipped: the test would notice a missing ReLU.
+      expect(expected[0].values.filter((value) => value === 0).length).toBeGreaterThan(size / 4);
+    });
+  }
+});

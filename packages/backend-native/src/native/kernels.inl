@@ -501,7 +501,10 @@ static inline vf binary_vector(vf a, vf b) {
   else if constexpr (OP == BIN_MAX) return a > b ? a : b;
   else if constexpr (OP == BIN_MIN) return a < b ? a : b;
   else if constexpr (OP == BIN_SQUARE_GRAD) return a * (b + b);  // tfjs: mul(dy, mul(x, 2))
-  else if constexpr (OP == BIN_RELU_GRAD) {
+  else if constexpr (OP == BIN_ADD_RELU) {
+    vf v = a + b;
+    return v > 0 ? v : (v != v ? v : vf{});  // relu(a + b), NaN kept as tfjs' relu does
+  } else if constexpr (OP == BIN_RELU_GRAD) {
     vf step = b > 0 ? splat(1.f) : (b != b ? b : vf{});  // tfjs: dy * step(x), NaN-preserving
     return a * step;
   } else { vf d = a - b; return d * d; }
@@ -516,6 +519,7 @@ static inline float binary_scalar(float a, float b) {
   else if constexpr (OP == BIN_MIN) return std::isnan(a) || std::isnan(b) ? NAN : (a < b ? a : b);
   else if constexpr (OP == BIN_RELU_GRAD) return a * (b > 0 ? 1.f : (b != b ? b : 0.f));
   else if constexpr (OP == BIN_SQUARE_GRAD) return a * (b + b);
+  else if constexpr (OP == BIN_ADD_RELU) { float v = a + b; return v > 0 ? v : (v != v ? v : 0.f); }
   else { float d = a - b; return d * d; }
 }
 
@@ -581,6 +585,7 @@ static void binary(int op, const BinaryArgs& p) {
     case BIN_MIN: binary_op<BIN_MIN>(p); break;
     case BIN_RELU_GRAD: binary_op<BIN_RELU_GRAD>(p); break;
     case BIN_SQUARE_GRAD: binary_op<BIN_SQUARE_GRAD>(p); break;
+    case BIN_ADD_RELU: binary_op<BIN_ADD_RELU>(p); break;
     default: binary_op<BIN_SQUARED_DIFFERENCE>(p); break;
   }
 }
