@@ -724,18 +724,25 @@ static napi_value GetDetectedSimdLevel(napi_env env, napi_callback_info) {
   return make_string(env, level_name(detected_level()));
 }
 
-// setSimdLevel('avx512' | 'avx2' | 'scalar'): may only lower the level below what the CPU supports.
-static napi_value SetSimdLevel(napi_env env, napi_callback_info info) {
+// The first argument as a short string (a setting name); throws a TypeError naming `name` otherwise.
+static bool read_short_string(napi_env env, napi_callback_info info, const char* name, std::string* out) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   char text[16] = {0};
   size_t length = 0;
   if (argc < 1 || napi_get_value_string_utf8(env, argv[0], text, sizeof text, &length) != napi_ok) {
-    napi_throw_type_error(env, nullptr, "level must be a string");
-    return nullptr;
+    napi_throw_type_error(env, nullptr, (std::string(name) + " must be a string").c_str());
+    return false;
   }
-  std::string level(text);
+  *out = text;
+  return true;
+}
+
+// setSimdLevel('avx512' | 'avx2' | 'scalar'): may only lower the level below what the CPU supports.
+static napi_value SetSimdLevel(napi_env env, napi_callback_info info) {
+  std::string level;
+  if (!read_short_string(env, info, "level", &level)) return nullptr;
   int wanted = level == "avx512" ? 2 : level == "avx2" ? 1 : level == "scalar" ? 0 : -1;
   if (wanted < 0) {
     napi_throw_range_error(env, nullptr, "level must be 'avx512', 'avx2' or 'scalar'");
@@ -754,16 +761,8 @@ static napi_value GetConvolutionAlgorithm(napi_env env, napi_callback_info) {
   return make_string(env, conv_algorithm.load() == 0 ? "auto" : "im2col");
 }
 static napi_value SetConvolutionAlgorithm(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  char text[16] = {0};
-  size_t length = 0;
-  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], text, sizeof text, &length) != napi_ok) {
-    napi_throw_type_error(env, nullptr, "algorithm must be a string");
-    return nullptr;
-  }
-  std::string algorithm(text);
+  std::string algorithm;
+  if (!read_short_string(env, info, "algorithm", &algorithm)) return nullptr;
   if (algorithm != "auto" && algorithm != "im2col") {
     napi_throw_range_error(env, nullptr, "algorithm must be 'auto' or 'im2col'");
     return nullptr;
