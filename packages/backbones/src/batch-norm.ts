@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * Kernel names of the fused training-mode batch normalisation. A backend may register them (the 'native' backend of
- * `@longtail/backend-native` does); {@link batchNormTraining} then runs one kernel forward and one backward instead
- * of the dozen element-wise ops of `tf.moments` + `tf.batchNorm` and their gradients.
+ * Kernel names of the fused layer ops. A backend may register them (the 'native' backend of `@longtail/backend-native`
+ * does); {@link batchNormTraining} then runs one kernel forward and one backward instead of the dozen element-wise ops
+ * of `tf.moments` + `tf.batchNorm` and their gradients, {@link batchNormInference} and {@link addRelu} one kernel each.
  *
  * - `LongtailBatchNormTraining`: inputs `{ x, scale, offset }`, attributes `{ varianceEpsilon, activation }`
  *   (`'linear'` or `'relu'`), outputs `[y, mean, variance]` (batch mean, biased batch variance over all axes but the last).
@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
  * - `LongtailBatchNormInference`: inputs `{ x, mean, variance, offset, scale }` (running statistics), same attributes;
  *   output `y` (used by {@link batchNormInference}, not differentiated).
  */
-export const batchNormTrainingKernelNames = {
+export const fusedLayerKernelNames = {
   forward: 'LongtailBatchNormTraining',
   backward: 'LongtailBatchNormTrainingGrad',
   /** Inference with the running statistics: FusedBatchNorm's inputs and attributes plus `activation`; output `y`. */
@@ -38,6 +38,25 @@ function hasKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) !== undefined;
 }
 
+/** The axes batch norm reduces over: all but the last (channels). */
+function channelReductionAxes(x: tf.Tensor): number[] {
+  return x.shape.slice(0, -1).map((_, axis) => axis);
+}
+
+/** `dy · relu'(output)`, by the registered Relu gradient (relu'(z) = step(relu(z))); a fused kernel on 'native'. */
+function reluGradient(dy: tf.Tensor, output: tf.Tensor): tf.Tensor {
+  return (tf.getGradient(tf.Relu)!.gradFunc(dy, [output], {}) as { x: () => tf.Tensor }).x();
+}
+
+const registeredGradients = new Set<string>();
+
+/** Registers the gradient of one of {@link fusedLayerKernelNames} the first time the kernel is used. */
+function registerGradientOnce(config: tf.GradConfig): void {
+  if (registeredGradients.has(config.kernelName)) return;
+  registeredGradients.add(config.kernelName);
+  tf.registerGradient(config);
+}
+
 /**
  * Training-mode batch normalisation over the last axis with an optional fused ReLU, as one differentiable op:
  *
@@ -45,7 +64,7 @@ function hasKernel(name: string): boolean {
  * with `g = ∂L/∂y · act'(y)`, `n` values per channel and `r = 1/√(σ² + ε)`:
  * `∂L/∂γ = Σ g·x̂`, `∂L/∂β = Σ g`, `∂L/∂x = γ·r·(g − Σg/n − x̂·Σ(g·x̂)/n)`.
  *
- * Uses the backend's fused kernels ({@link batchNormTrainingKernelNames}) when registered, else tfjs ops (the same
+ * Uses the backend's fused kernels ({@link fusedLayerKernelNames}) when registered, else tfjs ops (the same
  * formulas); either way the gradient is one analytic step instead of the chain through `tf.moments`.
  *
  * @param x input, rank ≥ 2, channels last, more than one value per channel.
@@ -77,7 +96,7 @@ export function batchNormTraining(
     throw new Error(`batchNormTraining: activation must be 'linear' or 'relu', got '${String(activation)}'`);
   }
   const attributes = { varianceEpsilon: epsilon, activation } as unknown as tf.NamedAttrMap;
-  const fused = x.dtype === 'float32' && hasKernel(batchNormTrainingKernelNames.forward) && hasKernel(batchNormTrainingKernelNames.backward);
+  const fused = x.dtype === 'float32' && hasKernel(fusedLayerKernelNames.forward) && hasKernel(fusedLayerKernelNames.backward);
   let statistics: [tf.Tensor1D, tf.Tensor1D] | undefined;
 
   const normalize = tf.customGrad(((input: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, save: tf.GradSaveFunc) => {
@@ -85,14 +104,13 @@ export function batchNormTraining(
     let mean: tf.Tensor1D;
     let variance: tf.Tensor1D;
     if (fused) {
-      [output, mean, variance] = tf.engine().runKernel(batchNormTrainingKernelNames.forward, { x: input, scale, offset }, attributes) as [
+      [output, mean, variance] = tf.engine().runKernel(fusedLayerKernelNames.forward, { x: input, scale, offset }, attributes) as [
         tf.Tensor,
         tf.Tensor1D,
         tf.Tensor1D,
       ];
     } else {
-      const axes = input.shape.slice(0, -1).map((_, axis) => axis);
-      ({ mean, variance } = tf.moments(input, axes) as { mean: tf.Tensor1D; variance: tf.Tensor1D });
+      ({ mean, variance } = tf.moments(input, channelReductionAxes(input)) as { mean: tf.Tensor1D; variance: tf.Tensor1D });
       output = tf.batchNorm(input, mean, variance, offset, scale, epsilon);
       if (activation === 'relu') output = tf.relu(output);
     }
@@ -106,7 +124,7 @@ export function batchNormTraining(
         if (fused) {
           const inputs: tf.NamedTensorMap = { dy, x: savedInput, scale: savedScale, mean: savedMean, variance: savedVariance };
           if (savedOutput) inputs.y = savedOutput;
-          return tf.engine().runKernel(batchNormTrainingKernelNames.backward, inputs, attributes) as tf.Tensor[];
+          return tf.engine().runKernel(fusedLayerKernelNames.backward, inputs, attributes) as tf.Tensor[];
         }
         return batchNormTrainingGradient(dy, savedInput, savedScale, savedMean, savedVariance, epsilon, savedOutput);
       },
@@ -133,10 +151,9 @@ function batchNormTrainingGradient(
   output?: tf.Tensor,
 ): tf.Tensor[] {
   return tf.tidy(() => {
-    const axes = x.shape.slice(0, -1).map((_, axis) => axis);
+    const axes = channelReductionAxes(x);
     const count = x.size / x.shape[x.rank - 1];
-    // ReLU's gradient is a mask on the output: the derivative is 0 where the output was clipped.
-    const gradient = output ? tf.where(tf.greater(output, 0), dy, tf.zerosLike(dy)) : dy;
+    const gradient = output ? reluGradient(dy, output) : dy;
     const inverse = tf.rsqrt(tf.add(variance, epsilon));
     const normalized = tf.mul(tf.sub(x, mean), inverse);
     const sumGradient = tf.sum(gradient, axes);
@@ -164,10 +181,10 @@ export function batchNormInference(
   epsilon = 1e-5,
   activation: BatchNormActivation = 'linear',
 ): tf.Tensor {
-  if (x.dtype === 'float32' && hasKernel(batchNormTrainingKernelNames.inference)) {
-    registerInferenceGradient();
+  if (x.dtype === 'float32' && hasKernel(fusedLayerKernelNames.inference)) {
+    registerGradientOnce(inferenceGradient);
     return tf.engine().runKernel(
-      batchNormTrainingKernelNames.inference,
+      fusedLayerKernelNames.inference,
       { x, mean, variance, offset: beta, scale: gamma },
       { varianceEpsilon: epsilon, activation } as unknown as tf.NamedAttrMap,
     ) as tf.Tensor;
@@ -176,60 +193,50 @@ export function batchNormInference(
   return activation === 'relu' ? tf.relu(output) : output;
 }
 
-let inferenceGradientRegistered = false;
-
 /**
  * Gradient of `LongtailBatchNormInference` in tfjs ops; with `g = dy` masked by `y > 0` for the ReLU and
  * `r = 1/√(variance + ε)`: `dx = g·γ·r`, `dmean = −Σ g·γ·r`, `dvariance = −½ Σ g·γ·(x − mean)·r³`,
  * `dscale = Σ g·(x − mean)·r`, `doffset = Σ g` (sums over all axes but the last).
  */
-function registerInferenceGradient(): void {
-  if (inferenceGradientRegistered) return;
-  inferenceGradientRegistered = true;
-  tf.registerGradient({
-    kernelName: batchNormTrainingKernelNames.inference,
-    inputsToSave: ['x', 'mean', 'variance', 'scale'],
-    outputsToSave: [true],
-    gradFunc: (dy, saved, attributes) => {
-      const [x, mean, variance, scale, y] = saved;
-      const { varianceEpsilon, activation } = attributes as unknown as { varianceEpsilon: number; activation: BatchNormActivation };
-      const axes = x.shape.slice(0, -1).map((_, axis) => axis);
-      const gradient = activation === 'relu' ? tf.where(tf.greater(y, 0), dy as tf.Tensor, tf.zerosLike(dy as tf.Tensor)) : (dy as tf.Tensor);
-      const inverse = tf.rsqrt(tf.add(variance, varianceEpsilon));
-      const centered = tf.sub(x, mean);
-      return {
-        x: () => tf.mul(gradient, tf.mul(scale, inverse)),
-        mean: () => tf.neg(tf.sum(tf.mul(gradient, tf.mul(scale, inverse)), axes)),
-        variance: () => tf.mul(tf.sum(tf.mul(tf.mul(gradient, centered), tf.mul(scale, tf.pow(inverse, 3))), axes), -0.5),
-        scale: () => tf.sum(tf.mul(tf.mul(gradient, centered), inverse), axes),
-        offset: () => tf.sum(gradient, axes),
-      };
-    },
-  });
-}
+const inferenceGradient: tf.GradConfig = {
+  kernelName: fusedLayerKernelNames.inference,
+  inputsToSave: ['x', 'mean', 'variance', 'scale'],
+  outputsToSave: [true],
+  gradFunc: (dy, saved, attributes) => {
+    const [x, mean, variance, scale, y] = saved;
+    const { varianceEpsilon, activation } = attributes as unknown as { varianceEpsilon: number; activation: BatchNormActivation };
+    const axes = channelReductionAxes(x);
+    const gradient = activation === 'relu' ? reluGradient(dy as tf.Tensor, y) : (dy as tf.Tensor);
+    const inverse = tf.rsqrt(tf.add(variance, varianceEpsilon));
+    const centered = tf.sub(x, mean);
+    return {
+      x: () => tf.mul(gradient, tf.mul(scale, inverse)),
+      mean: () => tf.neg(tf.sum(tf.mul(gradient, tf.mul(scale, inverse)), axes)),
+      variance: () => tf.mul(tf.sum(tf.mul(tf.mul(gradient, centered), tf.mul(scale, tf.pow(inverse, 3))), axes), -0.5),
+      scale: () => tf.sum(tf.mul(tf.mul(gradient, centered), inverse), axes),
+      offset: () => tf.sum(gradient, axes),
+    };
+  },
+};
 
-let addReluGradientRegistered = false;
+/** Gradient of `LongtailAddRelu`: `dy · [y > 0]` for both inputs. */
+const addReluGradient: tf.GradConfig = {
+  kernelName: fusedLayerKernelNames.addRelu,
+  outputsToSave: [true],
+  gradFunc: (dy, saved) => {
+    const gradient = () => reluGradient(dy as tf.Tensor, saved[0]);
+    return { a: gradient, b: gradient };
+  },
+};
 
 /**
  * `relu(a + b)` — the residual join of a ResNet block — as one op: one kernel where the backend registers
  * `LongtailAddRelu` (the 'native' backend does), else `tf.relu(tf.add(a, b))`. Gradient: `dy · [y > 0]` for both inputs.
  */
 export function addRelu(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  if (a.dtype === 'float32' && b.dtype === 'float32' && a.shape.join() === b.shape.join() && hasKernel(batchNormTrainingKernelNames.addRelu)) {
-    if (!addReluGradientRegistered) {
-      addReluGradientRegistered = true;
-      tf.registerGradient({
-        kernelName: batchNormTrainingKernelNames.addRelu,
-        outputsToSave: [true],
-        gradFunc: (dy, saved) => {
-          const [y] = saved;
-          // relu'(a + b) = step(y): the Relu gradient of the output (a fused kernel on the native backend).
-          const gradient = () => (tf.getGradient(tf.Relu)!.gradFunc(dy, [y], {}) as { x: () => tf.Tensor }).x();
-          return { a: gradient, b: gradient };
-        },
-      });
-    }
-    return tf.engine().runKernel(batchNormTrainingKernelNames.addRelu, { a, b }) as tf.Tensor;
+  if (a.dtype === 'float32' && b.dtype === 'float32' && a.shape.join() === b.shape.join() && hasKernel(fusedLayerKernelNames.addRelu)) {
+    registerGradientOnce(addReluGradient);
+    return tf.engine().runKernel(fusedLayerKernelNames.addRelu, { a, b }) as tf.Tensor;
   }
   return tf.relu(tf.add(a, b));
 }

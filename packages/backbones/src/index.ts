@@ -2,7 +2,7 @@ export {
   addRelu,
   batchNormInference,
   batchNormTraining,
-  batchNormTrainingKernelNames,
+  fusedLayerKernelNames,
   type BatchNormActivation,
   type BatchNormTrainingResult,
 } from './batch-norm.js';

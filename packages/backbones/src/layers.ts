@@ -219,7 +219,7 @@ export interface TorchBatchNormArgs extends BaseLayerArgs {
   momentum?: number;
   /**
    * Activation applied to the normalised output: `'linear'` (default) or `'relu'` — `relu(bn(x))` in one layer, so that
-   * backends with the fused kernels (`batchNormTrainingKernelNames`) run one kernel forward and one backward.
+   * backends with the fused kernels (`fusedLayerKernelNames`) run one kernel forward and one backward.
    */
   activation?: BatchNormActivation;
 }
@@ -288,11 +288,6 @@ export class TorchBatchNorm extends tf.layers.Layer {
       if (!training) {
         const mean = this.runningMean!.read() as tf.Tensor1D;
         const variance = this.runningVariance!.read() as tf.Tensor1D;
-        // A frozen layer inside a training step (stage 2's frozen backbone) still passes gradients to its input.
-        if (keywordArguments?.training === true) {
-          const output = tf.batchNorm(input, mean, variance, beta, gamma, this.epsilon);
-          return this.activation === 'relu' ? tf.relu(output) : output;
-        }
         return batchNormInference(input, mean, variance, gamma, beta, this.epsilon, this.activation);
       }
       const count = input.shape.slice(0, -1).reduce((product, size) => product * size, 1);

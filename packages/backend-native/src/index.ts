@@ -172,7 +172,8 @@ function markingInputsShared(kernelFunc: tf.KernelFunc): tf.KernelFunc {
 
 /**
  * Memory (MiB) of disposed native-kernel outputs kept for reuse by the 'native' backend (default
- * {@link DEFAULT_BUFFER_POOL_MIB} = 1024, or `LONGTAIL_BUFFER_POOL_MIB`; 0 disables recycling). Applies to backends created after the call and to the current one.
+ * {@link DEFAULT_BUFFER_POOL_MIB} = 1024, or `LONGTAIL_BUFFER_POOL_MIB`; 0 disables recycling).
+ * Applies to backends created after the call and to the current one.
  */
 export function setBufferPoolLimit(megabytes: number): void {
   if (!(megabytes >= 0)) throw new RangeError(`setBufferPoolLimit: megabytes must be >= 0, got ${megabytes}`);
@@ -223,7 +224,8 @@ export function setNumThreads(threads: number): number {
  * Selects how `Conv2D`, `FusedConv2D`, `Conv2DBackpropInput` and `Conv2DBackpropFilter` are computed:
  * - `'auto'` (default): direct (implicit-GEMM) convolutions that read the NHWC input in place when
  *   Cin is a multiple of 16, stride·Cin ∈ {16, 32, 64, 128} and Cout a multiple of the SIMD width (input
- *   gradient: stride 1 only); every other case uses im2col + GEMM.
+ *   gradient: the same rules with Cin and Cout swapped; stride > 1 only without dilation); every other case uses
+ *   im2col + GEMM.
  * - `'im2col'`: always im2col + GEMM (the reference path).
  * Both give the same results up to float rounding. Applies process-wide, to every SIMD level.
  * @returns the algorithm now in use.

@@ -719,91 +719,14 @@ static void reduce(int op, const float* x, long outer, long reduce_size, long in
     }
 }
 
-// y = relu?(x * scale' + offset') per channel (last axis), with scale' = scale / sqrt(var + eps) and
-// offset' = offset - mean * scale'. Parameters have `channels` entries or one (broadcast).
-static void batch_norm(const float* x, long total, long channels, const float* mean, long mean_size,
-                       const float* variance, long variance_size, const float* offset, long offset_size,
-                       const float* scale, long scale_size, float epsilon, bool relu, float* y) {
-  std::vector<float> mul(channels), add(channels);
-  for (long c = 0; c < channels; c++) {
-    float m = mean[mean_size == 1 ? 0 : c], v = variance[variance_size == 1 ? 0 : c];
-    float g = scale ? scale[scale_size == 1 ? 0 : c] : 1.f;
-    float b = offset ? offset[offset_size == 1 ? 0 : c] : 0.f;
-    float inv = 1.f / std::sqrt(v + epsilon);
-    mul[c] = g * inv;
-    add[c] = b - m * g * inv;
-  }
-  const long rows = total / channels;
-  const long rows_per_task = std::max<long>(1, 16384 / channels);
-  auto body = [&](long task, int) {
-    long r_end = std::min(rows, (task + 1) * rows_per_task);
-    for (long r = task * rows_per_task; r < r_end; r++) {
-      const float* src = x + r * channels;
-      float* dst = y + r * channels;
-      long c = 0;
-      if (relu) {
-        for (; c + VW <= channels; c += VW) store(dst + c, vmax(load(src + c) * load(&mul[c]) + load(&add[c]), vf{}));
-        for (; c < channels; c++) dst[c] = std::max(src[c] * mul[c] + add[c], 0.f);
-      } else {
-        for (; c + VW <= channels; c += VW) store(dst + c, load(src + c) * load(&mul[c]) + load(&add[c]));
-        for (; c < channels; c++) dst[c] = src[c] * mul[c] + add[c];
-      }
-    }
-  };
-  long tasks = (rows + rows_per_task - 1) / rows_per_task;
-  if (total < 65536) for (long t = 0; t < tasks; t++) body(t, 0);
-  else parallel_for(tasks, body);
-}
-
-// Per-channel sums for the batch-norm gradient in one pass over x and dy ([rows, channels]):
-// sum_dy[c] = sum dy, sum_dy_centered[c] = sum dy * (x - mean[c]). Accumulated in float over blocks
-// of rows, then in double.
-static void batch_norm_sums(const float* x, const float* dy, const float* mean, long rows, long channels,
-                            double* sum_dy, double* sum_dy_centered) {
-  const long rows_per_task = std::max<long>(16, 32768 / channels);
-  const long tasks = (rows + rows_per_task - 1) / rows_per_task;
-  std::vector<double> partial((size_t)tasks * 2 * channels);
-  auto body = [&](long task, int) {
-    long r0 = task * rows_per_task, r1 = std::min(rows, r0 + rows_per_task);
-    static thread_local std::vector<float> acc;
-    acc.assign((size_t)2 * channels, 0.f);
-    float* a_dy = acc.data();
-    float* a_dyc = acc.data() + channels;
-    for (long r = r0; r < r1; r++) {
-      const float* xr = x + r * channels;
-      const float* dr = dy + r * channels;
-      long c = 0;
-      for (; c + VW <= channels; c += VW) {
-        vf d = load(dr + c);
-        store(a_dy + c, load(a_dy + c) + d);
-        store(a_dyc + c, load(a_dyc + c) + d * (load(xr + c) - load(mean + c)));
-      }
-      for (; c < channels; c++) {
-        a_dy[c] += dr[c];
-        a_dyc[c] += dr[c] * (xr[c] - mean[c]);
-      }
-    }
-    double* dst = &partial[(size_t)task * 2 * channels];
-    for (long c = 0; c < 2 * channels; c++) dst[c] = acc[c];
-  };
-  if (rows * channels < 65536) for (long t = 0; t < tasks; t++) body(t, 0);
-  else parallel_for(tasks, body);
-  for (long c = 0; c < channels; c++) sum_dy[c] = sum_dy_centered[c] = 0;
-  for (long t = 0; t < tasks; t++)
-    for (long c = 0; c < channels; c++) {
-      sum_dy[c] += partial[(size_t)t * 2 * channels + c];
-      sum_dy_centered[c] += partial[(size_t)t * 2 * channels + channels + c];
-    }
-}
-
-
 // ---------------------------------------------------------------------------------------------
-// Batch normalisation in training mode, forward and backward, each one call (the kernels
-// LongtailBatchNormTraining / LongtailBatchNormTrainingGrad). x, y, dy, dx are [rows, channels].
+// Batch normalisation: inference (FusedBatchNorm, LongtailBatchNormInference), tfjs' FusedBatchNorm gradient
+// sums, and training mode forward and backward in one call each (LongtailBatchNormTraining / ...Grad).
+// x, y, dy, dx are [rows, channels]; everything is built from the two helpers below.
 
 // Per-channel sums over row blocks: float vectors within a block of rows, double across blocks.
 // `term(row, c0)` returns the vector of values to add for channels [c0, c0 + VW) of that row
-// (and `scalar_term(row, c)` one value), so one routine serves every sum the two kernels need.
+// (and `scalar_term(row, c)` one value), so one routine serves every per-channel sum.
 template <typename VectorTerm, typename ScalarTerm>
 static void channel_sums(long rows, long channels, int outputs, double* sums, VectorTerm term, ScalarTerm scalar_term) {
   const long rows_per_task = std::max<long>(16, 32768 / channels);
@@ -837,7 +760,7 @@ static void channel_sums(long rows, long channels, int outputs, double* sums, Ve
 }
 
 // out[r][c] = relu?(a[c] * u[r][c] + b[c] * v[r][c] + d[c]) over [rows, channels]; v may be null
-// (then b is ignored). With `mask`, rows where mask <= 0 give 0 for the u term (the ReLU gradient).
+// (then b is not read and may be null too). With `mask`, rows where mask <= 0 give 0 for the u term (the ReLU gradient).
 static void channel_affine(long rows, long channels, const float* u, const float* mask, const float* v,
                            const float* a, const float* b, const float* d, bool relu, float* out) {
   const long rows_per_task = std::max<long>(1, 16384 / channels);
@@ -872,6 +795,43 @@ static void channel_affine(long rows, long channels, const float* u, const float
   else parallel_for(tasks, body);
 }
 
+// Inference (FusedBatchNorm, LongtailBatchNormInference): y = relu?(x * scale' + offset') per channel (last axis),
+// scale' = scale / sqrt(var + eps), offset' = offset - mean * scale'. Parameters have `channels` entries or one.
+static void batch_norm(const float* x, long total, long channels, const float* mean, long mean_size,
+                       const float* variance, long variance_size, const float* offset, long offset_size,
+                       const float* scale, long scale_size, float epsilon, bool relu, float* y) {
+  std::vector<float> mul(channels), add(channels);
+  for (long c = 0; c < channels; c++) {
+    float m = mean[mean_size == 1 ? 0 : c], v = variance[variance_size == 1 ? 0 : c];
+    float g = scale ? scale[scale_size == 1 ? 0 : c] : 1.f;
+    float b = offset ? offset[offset_size == 1 ? 0 : c] : 0.f;
+    float inv = 1.f / std::sqrt(v + epsilon);
+    mul[c] = g * inv;
+    add[c] = b - m * g * inv;
+  }
+  channel_affine(total / channels, channels, x, nullptr, nullptr, mul.data(), nullptr, add.data(), relu, y);
+}
+
+// Per-channel sums for tfjs' FusedBatchNorm gradient in one pass over x and dy ([rows, channels]):
+// sum_dy[c] = sum dy, sum_dy_centered[c] = sum dy * (x - mean[c]).
+static void batch_norm_sums(const float* x, const float* dy, const float* mean, long rows, long channels,
+                            double* sum_dy, double* sum_dy_centered) {
+  std::vector<double> sums(2 * channels);
+  channel_sums(rows, channels, 2, sums.data(),
+               [&](long r, long c, vf* out) {
+                 vf g = load(dy + r * channels + c);
+                 out[0] = g;
+                 out[1] = g * (load(x + r * channels + c) - load(mean + c));
+               },
+               [&](long r, long c, float* out) {
+                 float g = dy[r * channels + c];
+                 out[0] = g;
+                 out[1] = g * (x[r * channels + c] - mean[c]);
+               });
+  std::copy(sums.begin(), sums.begin() + channels, sum_dy);
+  std::copy(sums.begin() + channels, sums.end(), sum_dy_centered);
+}
+
 // mean, biased variance and y = relu?((x - mean) / sqrt(var + eps) * gamma + beta): one pass for both moments,
 // then one to write y. The moments are sums of x - shift with shift = the first row (a value of the batch, so the
 // sums stay small and the variance keeps its precision when |mean| >> std); float within a block, double across.
@@ -890,7 +850,7 @@ static void batch_norm_training(const float* x, long rows, long channels, const 
                  out[0] = centered;
                  out[1] = centered * centered;
                });
-  std::vector<float> scale(channels + VW), zero(channels + VW, 0.f), offset(channels + VW);
+  std::vector<float> scale(channels), offset(channels);
   for (long c = 0; c < channels; c++) {
     double shifted_mean = sums[c] / (double)rows;
     double var = std::max(0.0, sums[channels + c] / (double)rows - shifted_mean * shifted_mean);
@@ -900,7 +860,7 @@ static void batch_norm_training(const float* x, long rows, long channels, const 
     scale[c] = gamma[c] * inverse;
     offset[c] = beta[c] - mean[c] * scale[c];
   }
-  channel_affine(rows, channels, x, nullptr, nullptr, scale.data(), zero.data(), offset.data(), relu, y);
+  channel_affine(rows, channels, x, nullptr, nullptr, scale.data(), nullptr, offset.data(), relu, y);
 }
 
 // Gradients of batch_norm_training: with g = dy (or dy * [y > 0] when `y` is given, the fused ReLU),
@@ -923,7 +883,7 @@ static void batch_norm_training_grad(const float* dy, const float* x, const floa
                  out[0] = g;
                  out[1] = g * (x[r * channels + c] - mean[c]);
                });
-  std::vector<float> a(channels + VW), b(channels + VW), d(channels + VW);
+  std::vector<float> a(channels), b(channels), d(channels);
   const double n = (double)rows;
   for (long c = 0; c < channels; c++) {
     double inverse = 1.0 / std::sqrt((double)(variance[c] + epsilon));
