@@ -465,7 +465,9 @@ let layersRegistered = false;
 
 /**
  * Register the custom layer classes with tfjs serialization so `tf.loadLayersModel` can rebuild saved models
- * (browser or Node). Importing this package already calls it; calling it again is harmless.
+ * (browser or Node). Importing this package already calls it — that import-time registration is why `package.json`
+ * lists the entry files under `sideEffects`, so a bundler keeps a bare `import '@longtail/backbones'`. Calling it
+ * again is harmless.
  */
 export function registerBackboneLayers(): void {
   if (layersRegistered) return;

@@ -69,6 +69,18 @@ describe('save and load in the TensorFlow.js layers format', () => {
     loaded.dispose();
   }, 120_000);
 
+  it('importing registers the layer classes, and package.json declares that side effect for every entry file', () => {
+    const classNames = tf.serialization.SerializationMap.getMap().classNameMap;
+    for (const name of ['TorchConv2D', 'TorchBatchNorm', 'AddRelu', 'OptionAShortcut', 'NormedLinear', 'BackboneModel']) {
+      expect(classNames[name], name).toBeDefined();
+    }
+    // With "sideEffects": false a bundler may drop a bare `import '@longtail/backbones'`, and tf.loadLayersModel
+    // would then fail on the unknown classes.
+    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    const entries = [manifest.exports['.'].import.default, manifest.exports['.'].require.default];
+    expect(manifest.sideEffects).toEqual(expect.arrayContaining(entries));
+  });
+
   it('a frozen backbone stays frozen after loading; multi-shard resnet110 round trip', async () => {
     const model = resnet110({ numClasses: 100 });
     freezeBackbone(model);
