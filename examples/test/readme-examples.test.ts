@@ -1,0 +1,127 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { transformSync } from 'esbuild';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// Every ```js / ```ts block in the READMEs and docs is run as a program, its imports from `@longtail/*` must name
+// exports that exist, and ```ts blocks must type-check against the packages' declarations: the documentation
+// cannot drift from the code. The line before a fence may say otherwise:
+//   <!-- example: not run — reason -->       checked but not run (it needs data, a network or a browser);
+//   <!-- example: not a program — reason -->  none of it (signatures, or a fragment continuing another block).
+
+const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const marker = /^<!--\s*example:\s*(not run|not a program)\s*[—-]\s*(\S.*?)\s*-->$/;
+
+interface Example {
+  file: string;
+  line: number;
+  language: 'js' | 'ts';
+  code: string;
+  /** Absent: type-checked and run. */
+  skip?: { kind: 'not run' | 'not a program'; reason: string };
+}
+
+function documentationFiles(): string[] {
+  const packageReadmes = readdirSync(path.join(repositoryRoot, 'packages')).map((name) => path.join('packages', name, 'README.md'));
+  const docs = readdirSync(path.join(repositoryRoot, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => path.join('docs', name));
+  return ['README.md', 'examples/README.md', ...packageReadmes, ...docs];
+}
+
+function examplesIn(file: string): Example[] {
+  const lines = readFileSync(path.join(repositoryRoot, file), 'utf8').split('\n');
+  const examples: Example[] = [];
+  for (let index = 0; index < lines.length; index += 1) {
+    const fence = /^```(\w*)\s*$/.exec(lines[index]);
+    if (!fence) continue;
+    const end = lines.findIndex((line, position) => position > index && line.startsWith('```'));
+    if (end < 0) throw new Error(`${file}:${index + 1}: unclosed code fence`);
+    const language = fence[1];
+    if (language === 'js' || language === 'ts') {
+      let previous = index - 1;
+      while (previous >= 0 && lines[previous].trim() === '') previous -= 1;
+      const found = previous >= 0 ? marker.exec(lines[previous].trim()) : null;
+      const skip = found ? { kind: found[1] as 'not run' | 'not a program', reason: found[2] } : undefined;
+      examples.push({ file, line: index + 1, language, code: lines.slice(index + 1, end).join('\n'), skip });
+    }
+    index = end;
+  }
+  return examples;
+}
+
+const examples = documentationFiles().flatMap(examplesIn);
+const runnable = examples.filter((example) => example.skip === undefined);
+const programs = examples.filter((example) => example.skip?.kind !== 'not a program');
+const workDirectories: string[] = [];
+afterAll(() => workDirectories.forEach((directory) => rmSync(directory, { recursive: true, force: true })));
+
+/** A fresh directory inside the repository, so that `@longtail/*` and `@tensorflow/*` resolve to the workspace. */
+function workDirectory(): string {
+  const directory = mkdtempSync(path.join(repositoryRoot, 'examples', '.example-run-'));
+  workDirectories.push(directory);
+  return directory;
+}
+
+describe('documentation code examples', () => {
+  it('are found, and most of them run (a skip needs a stated reason)', () => {
+    expect(examples.length).toBeGreaterThanOrEqual(15);
+    expect(runnable.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('import only names that the @longtail packages export', async () => {
+    const missing: string[] = [];
+    for (const example of programs) {
+      for (const [, names, specifier] of example.code.matchAll(/import\s*\{([^}]*)\}\s*from\s*'(@longtail\/[^']+)'/g)) {
+        const exported = Object.keys(await import(/* @vite-ignore */ specifier));
+        for (const name of names.split(',').map((part) => part.trim().split(/\s+as\s+/)[0]).filter(Boolean)) {
+          if (!name.startsWith('type ') && !exported.includes(name)) missing.push(`${example.file}:${example.line}: ${specifier} has no export ${name}`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it('```ts blocks type-check against the built packages (TypeScript users copy them too)', () => {
+    const directory = workDirectory();
+    const names = programs.filter((example) => example.language === 'ts').map((example, index) => {
+      const name = `example-${index}.ts`;
+      writeFileSync(path.join(directory, name), `${example.code}\nexport {};\n`);
+      return { name, where: `${example.file}:${example.line}` };
+    });
+    const compilerOptions = {
+      target: 'ES2022',
+      module: 'ESNext',
+      moduleResolution: 'Bundler',
+      lib: ['ES2022', 'DOM'],
+      types: ['node'],
+      strict: true,
+      skipLibCheck: true,
+      noEmit: true,
+    };
+    writeFileSync(path.join(directory, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: names.map(({ name }) => name) }));
+    const typescript = path.join(repositoryRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+    const run = spawnSync(process.execPath, [typescript, '-p', 'tsconfig.json'], { cwd: directory, encoding: 'utf8' });
+    // Name the documentation file and line in place of the generated file name.
+    const report = names.reduce((text, { name, where }) => text.replaceAll(name, where), run.stdout + run.stderr);
+    expect(run.status, report).toBe(0);
+  }, 120_000);
+
+  it.each(runnable.map((example) => [`${example.file}:${example.line}`, example] as const))(
+    '%s runs',
+    (_name, example) => {
+      // The example's relative paths (saved models, data/) land in its own directory.
+      const directory = workDirectory();
+      const code =
+        example.language === 'ts' ? transformSync(example.code, { loader: 'ts', format: 'esm', target: 'es2022' }).code : example.code;
+      const file = path.join(directory, 'example.mjs');
+      writeFileSync(file, code);
+      const run = spawnSync(process.execPath, [file], { cwd: directory, encoding: 'utf8', timeout: 240_000 });
+      expect(run.status, `${example.file}:${example.line} exited with ${run.status ?? run.signal}\n${run.stderr}`).toBe(0);
+      if (example.code.includes('console.log')) expect(run.stdout.trim().length).toBeGreaterThan(0);
+    },
+    300_000,
+  );
+});
