@@ -52,6 +52,37 @@ function examplesIn(file: string): Example[] {
   return examples;
 }
 
+/**
+ * The run-time names an API listing documents. A listing line holds one or more entries separated by `,`, `/` or
+ * `;` (`loadFashionMnist(…) / loadMnist(…)`, `CIFAR_MEAN, CIFAR_STD`); the name is the identifier an entry starts
+ * with, after `class` or `new`. Parameters, braces and type annotations (after a `:`) are skipped; so are indented
+ * continuation lines, comments and `interface` / `type` lines, which are compile-time only and left to the
+ * type-check.
+ */
+function listedNames(code: string): string[] {
+  const names = new Set<string>();
+  for (const rawLine of code.split('\n')) {
+    if (/^\s/.test(rawLine)) continue;
+    const line = rawLine.replace(/\/\/.*$/, '');
+    if (/^(interface|type)\s/.test(line)) continue;
+    let depth = 0;
+    let entryStart = true;
+    for (const [token] of line.matchAll(/[A-Za-z_$][\w$]*|[(){}<>[\]:,/;=]/g)) {
+      if ('({[<'.includes(token)) depth += 1;
+      else if (')}]>'.includes(token)) depth -= 1;
+      else if (depth > 0) continue;
+      else if (',/;'.includes(token)) entryStart = true;
+      else if (token === ':' || token === '=') entryStart = false;
+      else if (entryStart && (token === 'class' || token === 'new')) continue;
+      else if (entryStart) {
+        names.add(token);
+        entryStart = false;
+      }
+    }
+  }
+  return [...names];
+}
+
 const examples = documentationFiles().flatMap(examplesIn);
 const runnable = examples.filter((example) => example.skip === undefined);
 const programs = examples.filter((example) => example.skip?.kind !== 'not a program');
@@ -80,6 +111,20 @@ describe('documentation code examples', () => {
           if (!name.startsWith('type ') && !exported.includes(name)) missing.push(`${example.file}:${example.line}: ${specifier} has no export ${name}`);
         }
       }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it('API listings (signature blocks in docs/<package>.md) name only exports of that package', async () => {
+    const missing: string[] = [];
+    const listings = examples.filter((example) => example.skip?.reason === 'signatures' && /^docs\/[\w-]+\.md$/.test(example.file));
+    expect(listings.length).toBeGreaterThanOrEqual(5);
+    for (const listing of listings) {
+      const specifier = `@longtail/${path.basename(listing.file, '.md')}`;
+      const exported = new Set(Object.keys(await import(/* @vite-ignore */ specifier)));
+      const names = listedNames(listing.code);
+      expect(names.length, `${listing.file}:${listing.line} lists no names`).toBeGreaterThan(0);
+      for (const name of names) if (!exported.has(name)) missing.push(`${listing.file}:${listing.line}: ${specifier} has no export ${name}`);
     }
     expect(missing).toEqual([]);
   });
