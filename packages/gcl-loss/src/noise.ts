@@ -11,7 +11,11 @@ export const CLOUD_NOISE_STD = 1 / 3;
  * @param seed seeds TensorFlow.js' generator; the same seed gives the same draw.
  */
 export function sampleCloudNoise(shape: [number, number], seed?: number): tf.Tensor2D {
-  return tf.tidy(() => tf.clipByValue(tf.randomNormal(shape, 0, CLOUD_NOISE_STD, 'float32', seed), -1, 1)) as tf.Tensor2D;
+  if (seed !== undefined && !Number.isFinite(seed)) throw new RangeError(`seed must be a finite number, got ${seed}`);
+  // tfjs takes a falsy seed (0) for "no seed" and draws from Math.random, yet seeds its generator with the seed's
+  // string form: passing that string makes 0 a seed like any other and leaves every other seed's draw unchanged.
+  const generatorSeed = seed === undefined ? undefined : (String(seed) as unknown as number);
+  return tf.tidy(() => tf.clipByValue(tf.randomNormal(shape, 0, CLOUD_NOISE_STD, 'float32', generatorSeed), -1, 1)) as tf.Tensor2D;
 }
 
 /**

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import {
   balancedSoftmaxLoss,
+  CloudNoiseStream,
   crossEntropy,
   GCLAngularLoss,
   gclLoss,
@@ -76,6 +77,37 @@ describe('noise', () => {
     expect(Math.abs(mean)).toBeLessThan(0.01);
     expect(std).toBeGreaterThan(0.32);
     expect(std).toBeLessThan(0.34);
+  });
+});
+
+describe('noise seeds', () => {
+  const draw = (seed: number | undefined) => tf.tidy(() => Array.from(sampleCloudNoise([3, 5], seed).dataSync()));
+
+  it('seed 0 is a seed like any other (tfjs alone would take 0 for "no seed" and draw from Math.random)', () => {
+    expect(draw(0)).toEqual(draw(0));
+    expect(draw(0)).not.toEqual(draw(1));
+    // The same holds through a stream that reaches 0 and through GCLLoss.
+    const stream = () => new CloudNoiseStream(-1);
+    const [a, b] = [stream(), stream()];
+    tf.dispose([a.next([3, 5]), b.next([3, 5])]);
+    expect(tf.tidy(() => Array.from(a.next([3, 5]).dataSync()))).toEqual(tf.tidy(() => Array.from(b.next([3, 5]).dataSync())));
+    const cosine = tf.tensor2d([[0.6, -0.2, 0.1, 0.3]]);
+    const labels = tf.tensor1d([0], 'int32');
+    const lossValue = () => tf.tidy(() => new GCLLoss({ clsNumList: counts, seed: 0 }).call(cosine, labels).dataSync()[0]);
+    expect(lossValue()).toBe(lossValue());
+    tf.dispose([cosine, labels]);
+  });
+
+  it('every other seed draws what tfjs draws for it: clamp(N(0, 1/3)), unchanged', () => {
+    for (const seed of [1, 7, 42, -3]) {
+      const expected = tf.tidy(() => Array.from(tf.clipByValue(tf.randomNormal([3, 5], 0, 1 / 3, 'float32', seed), -1, 1).dataSync()));
+      expect(draw(seed)).toEqual(expected);
+    }
+  });
+
+  it('rejects a seed that is not a finite number, naming it', () => {
+    expect(() => sampleCloudNoise([2, 2], Number.NaN)).toThrow(/seed/);
+    expect(() => sampleCloudNoise([2, 2], Number.POSITIVE_INFINITY)).toThrow(/seed/);
   });
 });
 
