@@ -1,15 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { registerBackboneLayers } from './layers.js';
+import { nodeFileModules } from './node-builtins.js';
 
 /** Weight shard size of the files we write, the tfjs converter's default (4 MiB). */
 const SHARD_BYTES = 4 * 1024 * 1024;
 const MODEL_FILE = 'model.json';
 
-// node:fs / node:path load lazily so that bundling this package for the browser does not need them.
-async function nodeModules() {
-  const [fs, path] = await Promise.all([import('node:fs/promises'), import('node:path')]);
-  return { fs, path };
-}
 
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
@@ -31,7 +27,7 @@ export function fileSystemHandler(directory: string): tf.io.IOHandler {
       if (artifacts.modelTopology instanceof ArrayBuffer) {
         throw new Error('fileSystemHandler: binary model topologies are not supported, save a tf.LayersModel');
       }
-      const { fs, path } = await nodeModules();
+      const { fs, path } = nodeFileModules('fileSystemHandler');
       await fs.mkdir(directory, { recursive: true });
       const weightData = artifacts.weightData == null ? new ArrayBuffer(0) : artifacts.weightData;
       const composite = new tf.io.CompositeArrayBuffer(weightData);
@@ -66,7 +62,7 @@ export function fileSystemHandler(directory: string): tf.io.IOHandler {
     },
 
     async load(): Promise<tf.io.ModelArtifacts> {
-      const { fs, path } = await nodeModules();
+      const { fs, path } = nodeFileModules('fileSystemHandler');
       const modelPath = path.join(directory, MODEL_FILE);
       let modelJson: tf.io.ModelJSON;
       try {

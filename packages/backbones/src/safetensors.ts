@@ -4,6 +4,8 @@
  * raw little-endian tensor bytes; offsets are relative to the end of the header and must tile the data exactly.
  */
 
+import { nodeFileModules } from './node-builtins.js';
+
 /** Element types this reader understands. Floating types other than F64 decode to float32. */
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -257,7 +259,7 @@ export async function readSafetensorsFile(filePath: string): Promise<Safetensors
   if (typeof filePath !== 'string' || filePath.length === 0) {
     throw new Error('readSafetensorsFile: filePath must be a non-empty path string');
   }
-  const fs = await import('node:fs/promises');
+  const { fs } = nodeFileModules('readSafetensorsFile');
   const bytes = await fs.readFile(filePath);
   try {
     return decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));

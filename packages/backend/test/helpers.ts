@@ -12,6 +12,19 @@ export function seededValues(size: number, seed: number): Float32Array {
   return values;
 }
 
+/**
+ * Initial weights from a fixed seed, so every run checks the same trajectory: kernels uniform with variance
+ * 1/fan-in (LeCun-like, reproducible unlike the models' own initialisers); vectors (batch norm γ/β and running
+ * statistics) keep their constant initial values.
+ */
+export function seededWeights(model: tf.LayersModel, seed: number): Float32Array[] {
+  return model.getWeights().map((weight, index) => {
+    if (weight.rank < 2) return Float32Array.from(weight.dataSync());
+    const fanIn = weight.size / weight.shape[weight.rank - 1];
+    return seededValues(weight.size, seed + index).map((value) => value * Math.sqrt(3 / fanIn));
+  });
+}
+
 /** max |actual − expected| / max |expected| (the relative error the issue bounds by 1e-4). */
 export function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
   if (actual.length !== expected.length) throw new Error(`length ${actual.length} != ${expected.length}`);

@@ -38,7 +38,7 @@ describe('ResNet-32 inference (fused batch norm + ReLU on native)', () => {
       if (weights) model.setWeights(model.getWeights().map((weight, index) => tf.tensor(weights[index], weight.shape)));
       else {
         // Running statistics away from 0/1 (a few training-mode passes), so the inference path is really exercised.
-        for (let pass = 0; pass < 3; pass++) tf.tidy(() => model.apply(tf.tensor4d(images, [4, ...inputShape]), { training: true }));
+        for (let pass = 0; pass < 3; pass++) tf.tidy(() => model.apply(tf.tensor4d(images, [4, ...inputShape]), { training: true }) as tf.Tensor);
       }
       const result = tf.tidy(() => {
         const x = tf.tensor4d(images, [4, ...inputShape]);

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { setUpWasmBackend } from '../src/index.js';
-import { seededValues } from './helpers.js';
+import { seededValues, seededWeights } from './helpers.js';
 
 // The benchmark's ResNet-32 definition (option-A shortcuts, layers batch norm, cosine head), 8×8 input and
 // batch 2 so five cpu-backend steps stay cheap.
@@ -46,19 +46,6 @@ async function nativeOrSkipReason(): Promise<string | undefined> {
   } catch (error) {
     return error instanceof Error ? error.message.split('\n')[0] : String(error);
   }
-}
-
-/**
- * Initial weights from a fixed seed, so every run checks the same trajectory: kernels uniform with variance
- * 1/fan-in (LeCun-like, reproducible unlike the models' own initialisers); vectors (batch norm γ/β and running
- * statistics) keep their constant initial values.
- */
-function seededWeights(model: tf.LayersModel, seed: number): Float32Array[] {
-  return model.getWeights().map((weight, index) => {
-    if (weight.rank < 2) return Float32Array.from(weight.dataSync());
-    const fanIn = weight.size / weight.shape[weight.rank - 1];
-    return seededValues(weight.size, seed + index).map((value) => value * Math.sqrt(3 / fanIn));
-  });
 }
 
 function trainingData(): { images: tf.Tensor4D; labels: tf.Tensor2D } {
