@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { transformSync } from 'esbuild';
@@ -73,7 +73,7 @@ function listedNames(code: string): string[] {
       else if (depth > 0) continue;
       else if (',/;'.includes(token)) entryStart = true;
       else if (token === ':' || token === '=') entryStart = false;
-      else if (entryStart && (token === 'class' || token === 'new')) continue;
+      else if (entryStart && ['abstract', 'class', 'new'].includes(token)) continue;
       else if (entryStart) {
         names.add(token);
         entryStart = false;
@@ -81,6 +81,81 @@ function listedNames(code: string): string[] {
     }
   }
   return [...names];
+}
+
+/**
+ * The names the prose of a `## API` section documents as exports: code spans in `###` headings and in the first cell
+ * of table rows (outside parentheses), and the run of code spans a list item starts with. Fenced blocks are left to
+ * {@link listedNames}.
+ */
+function apiEntries(markdown: string): Array<{ line: number; name: string }> {
+  const entries: Array<{ line: number; name: string }> = [];
+  const lines = markdown.split('\n');
+  let inApi = false;
+  let inFence = false;
+  let item: { line: number; text: string } | undefined;
+  const spansOf = (text: string, lineNumber: number) => {
+    let depth = 0;
+    const parts = text.split('`');
+    parts.forEach((part, index) => {
+      if (index % 2 === 0) {
+        for (const character of part) depth += character === '(' ? 1 : character === ')' ? -1 : 0;
+        return;
+      }
+      const name = /^[A-Za-z_$][\w$]*/.exec(part)?.[0];
+      if (depth === 0 && name !== undefined) entries.push({ line: lineNumber, name });
+    });
+  };
+  // A list entry is a run of code spans at the start of the item, separated by , ; . and parenthesised remarks;
+  // the first other text (a description, or prose such as "`labels` is an int32 …") ends it.
+  const entriesOfItem = (text: string, lineNumber: number) => {
+    let depth = 0;
+    let pending: string | undefined;
+    const parts = text.split('`');
+    for (let index = 0; index < parts.length; index += 1) {
+      if (index % 2 === 1) {
+        if (depth === 0) pending = /^[A-Za-z_$][\w$]*/.exec(parts[index])?.[0];
+        continue;
+      }
+      let outside = '';
+      for (const character of parts[index]) {
+        if (character === '(') depth += 1;
+        else if (character === ')') depth -= 1;
+        else if (depth === 0) outside += character;
+      }
+      const separatorsOnly = /^[\s,;.]*$/.test(outside);
+      // A description after an em dash still documents the span before it.
+      if (pending !== undefined && (separatorsOnly || /^\s*—/.test(outside))) entries.push({ line: lineNumber, name: pending });
+      pending = undefined;
+      if (!separatorsOnly) return;
+    }
+  };
+  const flushItem = () => {
+    if (item) entriesOfItem(item.text, item.line);
+    item = undefined;
+  };
+  lines.forEach((line, index) => {
+    if (line.startsWith('```')) inFence = !inFence;
+    if (inFence) return;
+    if (/^## /.test(line)) {
+      flushItem();
+      inApi = /^## API\b/.test(line);
+      return;
+    }
+    if (!inApi) return;
+    if (/^- /.test(line)) {
+      flushItem();
+      item = { line: index + 1, text: line.slice(2) };
+    } else if (item && /^\s+\S/.test(line)) {
+      item.text += ` ${line.trim()}`;
+    } else {
+      flushItem();
+      if (/^### /.test(line)) spansOf(line.replace(/→.*$/, ''), index + 1);
+      else if (/^\| `/.test(line)) spansOf(line.split('|')[1], index + 1);
+    }
+  });
+  flushItem();
+  return entries;
 }
 
 const examples = documentationFiles().flatMap(examplesIn);
@@ -127,6 +202,39 @@ describe('documentation code examples', () => {
       for (const name of names) if (!exported.has(name)) missing.push(`${listing.file}:${listing.line}: ${specifier} has no export ${name}`);
     }
     expect(missing).toEqual([]);
+  });
+
+  it('API sections (headings, list entries, first table cells of docs/<package>.md) name only exports', async () => {
+    const missing: string[] = [];
+    let checked = 0;
+    for (const file of documentationFiles().filter((name) => /^docs\/[\w-]+\.md$/.test(name))) {
+      const specifier = `@longtail/${path.basename(file, '.md')}`;
+      if (!existsSync(path.join(repositoryRoot, 'packages', path.basename(file, '.md')))) continue;
+      const exported = new Set(Object.keys(await import(/* @vite-ignore */ specifier)));
+      for (const { line, name } of apiEntries(readFileSync(path.join(repositoryRoot, file), 'utf8'))) {
+        checked += 1;
+        if (!exported.has(name)) missing.push(`${file}:${line}: ${specifier} has no export ${name}`);
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(60);
+    expect(missing).toEqual([]);
+  });
+
+  it('every run-time export of a package is documented in the API section of docs/<package>.md', async () => {
+    const undocumented: string[] = [];
+    for (const name of readdirSync(path.join(repositoryRoot, 'packages'))) {
+      const file = `docs/${name}.md`;
+      const documented = new Set([
+        ...apiEntries(readFileSync(path.join(repositoryRoot, file), 'utf8')).map((entry) => entry.name),
+        ...examples
+          .filter((example) => example.file === file && example.skip?.reason === 'signatures')
+          .flatMap((example) => listedNames(example.code)),
+      ]);
+      const exported = Object.keys(await import(/* @vite-ignore */ `@longtail/${name}`));
+      expect(exported.length).toBeGreaterThan(0);
+      for (const exportName of exported) if (!documented.has(exportName)) undocumented.push(`@longtail/${name}: ${exportName} (${file})`);
+    }
+    expect(undocumented).toEqual([]);
   });
 
   it('```ts blocks type-check against the built packages (TypeScript users copy them too)', () => {
