@@ -2,7 +2,12 @@
   "targets": [
     {
       "target_name": "longtail_native",
-      "sources": ["src/native/addon.cc"],
+      "sources": [
+        "src/native/addon.cc",
+        "src/native/kernels_avx512.cc",
+        "src/native/kernels_avx2.cc",
+        "src/native/kernels_scalar.cc"
+      ],
       "cflags!": ["-O2", "-O0", "-fno-exceptions"],
       "cflags_cc!": ["-O2", "-O0", "-fno-exceptions", "-std=gnu++17"],
       "cflags": ["-O3", "-fno-math-errno", "-fno-trapping-math", "-pthread", "-fvisibility=hidden"],

@@ -1,15 +1,9 @@
-// Kernels for one SIMD level. addon.cc includes this file once per level inside a
-// `#pragma GCC target(...)` region with LT_NS (namespace), LT_VW (floats per vector) and LT_ACC
-// (accumulator registers the GEMM microkernel may use) defined, so every function here (lambdas
-// included) is compiled for that instruction set and selected at run time.
+// Kernels for one SIMD level. Each kernels_<level>.cc includes this file inside a `#pragma GCC target(...)`
+// region with LT_NS (namespace), LT_VW (floats per vector) and LT_ACC (accumulator registers the GEMM microkernel
+// may use) defined, so every function here (lambdas included) is compiled for that instruction set and selected at
+// run time through the unit's KernelTable.
 //
 // Layouts: row-major, NHWC activations, [KH, KW, Cin, Cout] filters, float32 throughout.
-
-#ifndef LT_CONV_ALGORITHM_DEFINED
-#define LT_CONV_ALGORITHM_DEFINED
-// Shared by every SIMD level: 0 = auto (direct convolutions where they apply), 1 = im2col + GEMM only.
-static std::atomic<int> conv_algorithm{0};
-#endif
 
 namespace LT_NS {
 
