@@ -171,7 +171,7 @@ function workDirectory(): string {
   return directory;
 }
 
-describe('documentation code examples', () => {
+describe('documentation: code examples and API sections', () => {
   it('are found, and most of them run (a skip needs a stated reason)', () => {
     expect(examples.length).toBeGreaterThanOrEqual(15);
     expect(runnable.length).toBeGreaterThanOrEqual(8);
