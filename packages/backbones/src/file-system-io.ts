@@ -6,7 +6,6 @@ import { nodeFileModules } from './node-builtins.js';
 const SHARD_BYTES = 4 * 1024 * 1024;
 const MODEL_FILE = 'model.json';
 
-
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
