@@ -8,11 +8,16 @@ export interface BrowserResult {
   backend: string;
   summary: string;
   simd: boolean;
+  /** Whether the page may share memory with workers (COOP + COEP), which tfjs-backend-wasm needs for threads. */
+  crossOriginIsolated: boolean;
+  multithreadSupport: boolean;
   losses: number[];
 }
 
 (globalThis as { trainOnWasm?: (run: TrainingRun) => Promise<BrowserResult> }).trainOnWasm = async (run) => {
   const selection = await selectBackend({ prefer: 'wasm', wasmPaths: '/wasm/', quiet: true });
   const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
-  return { backend: tf.getBackend(), summary: selection.summary, simd, losses: trainingLosses(run) };
+  const multithreadSupport = (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) === true;
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  return { backend: tf.getBackend(), summary: selection.summary, simd, crossOriginIsolated: isolated, multithreadSupport, losses: trainingLosses(run) };
 };
