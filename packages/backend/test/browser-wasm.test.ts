@@ -118,7 +118,7 @@ describe('the wasm path in a browser (headless Chromium)', () => {
     ['a cross-origin-isolated page (threaded wasm build available)', '/isolated/', true],
   ] as const)(
     '%s: bundles for the browser, selects wasm and trains ResNet-32 with GCL to the cpu backend’s losses',
-    async (_label, pagePath, threaded) => {
+    async (_label, pagePath, isolated) => {
       const { origin, context, run, cpuLosses } = await setUpHarness();
       // Training must move, or equal losses would prove nothing.
       expect(Math.abs(cpuLosses[steps - 1] - cpuLosses[0])).toBeGreaterThan(1e-3);
@@ -139,8 +139,8 @@ describe('the wasm path in a browser (headless Chromium)', () => {
       expect(pageErrors).toEqual([]);
       expect(result.backend).toBe('wasm');
       expect(result.simd).toBe(true);
-      expect(result.crossOriginIsolated).toBe(threaded);
-      expect(result.multithreadSupport).toBe(threaded);
+      expect(result.crossOriginIsolated).toBe(isolated);
+      expect(result.multithreadSupport).toBe(isolated);
       expect(result.summary).toMatch(/^backend: wasm \(SIMD, \d+ threads?, trainable kernels\)/);
       expect(result.losses).toHaveLength(steps);
       result.losses.forEach((loss, step) => expect(Math.abs(loss - cpuLosses[step]), `step ${step}`).toBeLessThanOrEqual(1e-3));

@@ -159,7 +159,6 @@ struct BinaryArgs {
   bool a_run, b_run;
 };
 
-
 // Convolution algorithm, shared by every SIMD level: 0 = auto (direct convolutions where they apply), 1 = im2col + GEMM.
 inline std::atomic<int> conv_algorithm{0};
 
