@@ -1,6 +1,7 @@
 export {
   BACKEND_NAMES,
   defaultBackendCandidates,
+  isHostMemoryBackend,
   selectBackend,
   summarizeAttempts,
   type BackendAttempt,
@@ -12,6 +13,16 @@ export {
   type SelectBackendOptions,
 } from './select-backend.js';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './wasm/register.js';
+export {
+  describeAdapter,
+  formatAdapter,
+  setUpWebGpuBackend,
+  swiftShaderIcdPath,
+  vulkanDriverInstalled,
+  type WebGpuAdapterSummary,
+  type WebGpuSetup,
+  type WebGpuSetupOptions,
+} from './webgpu/setup.js';
 export { installedWasmPath, setUpWasmBackend, type WasmSetup } from './wasm/setup.js';
 export { conv2dBackpropFilterWasm, conv2dBackpropInputWasm } from './wasm/convolution.js';
 export { FUSED_BATCH_NORM_GRAD_KERNEL } from './wasm/batch-norm.js';

@@ -1,11 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
 import { setUpWasmBackend } from './wasm/setup.js';
+import { formatAdapter, setUpWebGpuBackend, vulkanDriverInstalled } from './webgpu/setup.js';
 
 /** Backends {@link selectBackend} can choose, fastest first. */
-export const BACKEND_NAMES = ['tensorflow', 'native', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'native', 'wasm', 'cpu'] as const;
 
 /** One of {@link BACKEND_NAMES}. `tensorflow` means `@tensorflow/tfjs-node-gpu` or `@tensorflow/tfjs-node`. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/**
+ * The tfjs backends whose tensors live in host memory, where reading a value back is a copy rather than a wait for
+ * a device: `cpu`, `wasm`, `native`, `tensorflow`. On the others (`webgpu`, `webgl`) code that runs every step should
+ * read asynchronously and seldom.
+ */
+export function isHostMemoryBackend(tfBackend: string): boolean {
+  return tfBackend === 'cpu' || tfBackend === 'wasm' || tfBackend === 'native' || tfBackend === 'tensorflow';
+}
 
 /** One attempt made by {@link selectBackend}, in order. */
 export interface BackendAttempt {
@@ -51,6 +61,8 @@ export interface SelectBackendOptions {
   wasmPaths?: string;
   /** Threads for the native pack (default: its own default, the number of cores or `LONGTAIL_NUM_THREADS`). */
   nativeThreads?: number;
+  /** Dawn toggles for the webgpu backend in Node (the `webgpu` package's `create()`), e.g. `['backend=vulkan']`. */
+  dawnOptions?: string[];
   /** Replace candidate loaders (tests inject failing loaders; embedders can add their own). */
   loaders?: Partial<Record<string, BackendLoader>>;
 }
@@ -59,7 +71,7 @@ export interface SelectBackendOptions {
 export interface BackendSelection {
   /** The backend chosen. */
   backend: BackendName;
-  /** The active tfjs backend name (`tensorflow`, `native`, `wasm` or `cpu`). */
+  /** The active tfjs backend name (`tensorflow`, `webgpu`, `native`, `wasm` or `cpu`). */
   tfBackend: string;
   /** Why this one: the first that worked, with what the faster ones failed on. */
   reason: string;
@@ -116,19 +128,34 @@ function wasmLoader(wasmPaths: string | undefined): BackendLoader {
   };
 }
 
+/** webgpu on a hardware adapter; a software one (SwiftShader, llvmpipe) only when webgpu was asked for by name. */
+function webgpuLoader(allowSoftwareAdapter: boolean, dawnOptions: string[] | undefined): BackendLoader {
+  return async () => {
+    // By name, Dawn is always tried (its own error is the clearest); under auto, not where no Vulkan driver is.
+    if (!allowSoftwareAdapter && !vulkanDriverInstalled()) throw new Error('no Vulkan driver installed (no ICD manifest in /etc/vulkan/icd.d or /usr/share/vulkan/icd.d)');
+    const setup = await setUpWebGpuBackend({ allowSoftwareAdapter, dawnOptions });
+    return { tfBackend: 'webgpu', detail: formatAdapter(setup.adapter) };
+  };
+}
+
 const cpuLoader: BackendLoader = async () => {
   await activate('cpu');
   return { tfBackend: 'cpu', detail: 'pure JavaScript' };
 };
 
 /**
- * The default candidates: `@tensorflow/tfjs-node-gpu`, `@tensorflow/tfjs-node` (both optional dependencies that
- * need libtensorflow at install time), the native kernel pack `@longtail/backend-native`, tfjs-backend-wasm with
- * the trainable kernels of this package, and the pure-JavaScript cpu backend.
+ * The default candidates, fastest first: `@tensorflow/tfjs-node-gpu` (an optional dependency that needs CUDA 11 and
+ * libtensorflow at install time), `@tensorflow/tfjs-backend-webgpu` (Dawn from the optional `webgpu` package in
+ * Node; a hardware adapter unless `prefer` is `'webgpu'`), `@tensorflow/tfjs-node`, the native kernel pack
+ * `@longtail/backend-native`, tfjs-backend-wasm with the trainable kernels of this package, and the
+ * pure-JavaScript cpu backend.
  */
-export function defaultBackendCandidates(options: Pick<SelectBackendOptions, 'wasmPaths' | 'nativeThreads'> = {}): BackendCandidate[] {
+export function defaultBackendCandidates(
+  options: Pick<SelectBackendOptions, 'wasmPaths' | 'nativeThreads' | 'prefer' | 'dawnOptions'> = {},
+): BackendCandidate[] {
   return [
     { name: 'tensorflow', module: '@tensorflow/tfjs-node-gpu', load: tensorflowLoader('@tensorflow/tfjs-node-gpu') },
+    { name: 'webgpu', module: '@tensorflow/tfjs-backend-webgpu', load: webgpuLoader(options.prefer === 'webgpu', options.dawnOptions) },
     { name: 'tensorflow', module: '@tensorflow/tfjs-node', load: tensorflowLoader('@tensorflow/tfjs-node') },
     { name: 'native', module: '@longtail/backend-native', load: nativeLoader(options.nativeThreads) },
     { name: 'wasm', module: '@tensorflow/tfjs-backend-wasm', load: wasmLoader(options.wasmPaths) },
@@ -142,6 +169,9 @@ function validateOptions(options: SelectBackendOptions): void {
   }
   if (options.log !== undefined && typeof options.log !== 'function') {
     throw new Error('log: expected a function taking one line of text');
+  }
+  if (options.dawnOptions !== undefined && !(Array.isArray(options.dawnOptions) && options.dawnOptions.every((o) => typeof o === 'string'))) {
+    throw new Error('dawnOptions: expected an array of strings such as "backend=vulkan"');
   }
   if (options.nativeThreads !== undefined && !(Number.isInteger(options.nativeThreads) && options.nativeThreads > 0)) {
     throw new Error(`nativeThreads: expected a positive integer, got ${String(options.nativeThreads)}`);
@@ -177,8 +207,10 @@ export function summarizeAttempts(tried: readonly BackendAttempt[], prefer?: Bac
 
 /**
  * Chooses where tensors run and makes it the active tfjs backend. Tries, in order (or starting with `prefer`):
- * `tensorflow` (`@tensorflow/tfjs-node-gpu`, then `@tensorflow/tfjs-node`), `native` (`@longtail/backend-native`),
- * `wasm` (tfjs-backend-wasm with this package's trainable kernels), `cpu`. Each failure is recorded with its reason;
+ * `@tensorflow/tfjs-node-gpu`, `webgpu` on a hardware adapter (tfjs-backend-webgpu; Dawn from the optional `webgpu`
+ * package in Node), `@tensorflow/tfjs-node`, `native` (`@longtail/backend-native`), `wasm` (tfjs-backend-wasm with
+ * this package's trainable kernels), `cpu`. A software WebGPU adapter (SwiftShader, llvmpipe) is taken only with
+ * `prefer: 'webgpu'`. Each failure is recorded with its reason;
  * the first backend that loads wins. Prints one summary line unless `quiet`; a failed explicit preference is
  * printed as a warning.
  *

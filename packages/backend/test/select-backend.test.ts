@@ -5,6 +5,9 @@ import { selectBackend, summarizeAttempts } from '../src/index.js';
 const failingAddon = async () => {
   throw new Error('Cannot find module build/Release/longtail_native.node (simulated failed addon load)');
 };
+const noGpu = async () => {
+  throw new Error('no WebGPU adapter (simulated)');
+};
 const missingTensorflow = async () => {
   throw new Error("Cannot find package '@tensorflow/tfjs-node' imported from selectBackend (simulated)");
 };
@@ -17,6 +20,7 @@ describe('selectBackend', () => {
       loaders: {
         '@tensorflow/tfjs-node-gpu': missingTensorflow,
         '@tensorflow/tfjs-node': missingTensorflow,
+        webgpu: noGpu,
         native: failingAddon,
       },
     });
@@ -24,16 +28,18 @@ describe('selectBackend', () => {
     expect(tf.getBackend()).toBe('wasm');
     expect(selection.tried.map((attempt) => [attempt.module, attempt.ok])).toEqual([
       ['@tensorflow/tfjs-node-gpu', false],
+      ['@tensorflow/tfjs-backend-webgpu', false],
       ['@tensorflow/tfjs-node', false],
       ['@longtail/backend-native', false],
       ['@tensorflow/tfjs-backend-wasm', true],
     ]);
-    expect(selection.tried[2].error).toContain('simulated failed addon load');
+    expect(selection.tried[3].error).toContain('simulated failed addon load');
+    expect(selection.summary).toContain('webgpu unavailable: no WebGPU adapter (simulated)');
     expect(lines).toEqual([selection.summary]);
     expect(selection.summary).toMatch(/^backend: wasm \(SIMD, 1 thread, trainable kernels\)/);
     expect(selection.summary).toContain('native unavailable: Cannot find module build/Release/longtail_native.node');
     expect(selection.summary).toContain('tfjs-node unavailable: not installed');
-    expect(selection.tried[1].error).toContain("Cannot find package '@tensorflow/tfjs-node'");
+    expect(selection.tried[2].error).toContain("Cannot find package '@tensorflow/tfjs-node'");
     expect(selection.reason).toContain('@longtail/backend-native: Cannot find module');
     // The wasm backend it chose can train: Conv2DBackpropFilter is registered.
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
@@ -91,6 +97,7 @@ describe('selectBackend', () => {
     await expect(selectBackend({ prefer: 'gpu' as never })).rejects.toThrow(/^prefer:/);
     await expect(selectBackend({ log: 'stdout' as never })).rejects.toThrow(/^log:/);
     await expect(selectBackend({ nativeThreads: 0 })).rejects.toThrow(/^nativeThreads:/);
+    await expect(selectBackend({ dawnOptions: 'backend=vulkan' as never })).rejects.toThrow(/^dawnOptions:/);
   });
 
   it('summarizeAttempts names the chosen backend and each failure', () => {
