@@ -79,8 +79,18 @@ export function checkScores(x: unknown, name: string): [number, number] {
 }
 
 /**
+ * Backends whose tensors live in host memory, where reading labels back is a copy, not a GPU round trip. On the
+ * others (webgpu, webgl) a synchronous read stalls the device until all queued work is done — and throws on
+ * webgpu in Node — so label values are not read there.
+ */
+const HOST_MEMORY_BACKENDS = new Set(['cpu', 'wasm', 'native', 'tensorflow']);
+
+/**
  * Checks that `labels` is an int32 rank-1 tensor of `batch` class indices in [0, numClasses).
- * Reads the labels back to the host: they are small, and a wrong label would otherwise give a silently wrong loss.
+ * On host-memory backends (cpu, wasm, native, tensorflow) the values are read back and checked too: they are small,
+ * and a wrong label would otherwise give a silently wrong loss. On GPU backends (webgpu, webgl) only the shape and
+ * dtype are checked, so that a loss never makes a training step wait for the GPU; check label values on the host
+ * data before making the tensor (`@longtail/datasets` does when a data set is built).
  */
 export function checkLabels(labels: unknown, batch: number, numClasses: number, name = 'labels'): void {
   if (!(labels instanceof tf.Tensor)) throw new TypeError(`${name} must be a tf.Tensor1D of int32 class indices, got ${describe(labels)}`);
@@ -89,6 +99,7 @@ export function checkLabels(labels: unknown, batch: number, numClasses: number, 
   if (labels.shape[0] !== batch) {
     throw new RangeError(`${name} must have one entry per row (${batch}), got ${labels.shape[0]}`);
   }
+  if (!HOST_MEMORY_BACKENDS.has(tf.getBackend())) return;
   const values = labels.dataSync();
   for (let i = 0; i < values.length; i++) {
     if (values[i] < 0 || values[i] >= numClasses) {
