@@ -40,7 +40,7 @@ export type SamplerRule = (typeof SAMPLER_RULES)[number];
 export const WEIGHTING_RULES = ['none', 'balanced', 'effective-number', 'class-based-effective-number'] as const;
 export type WeightingRule = (typeof WEIGHTING_RULES)[number];
 
-export const BACKEND_NAMES = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['auto', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export interface LossConfig {

@@ -57,12 +57,14 @@ export function featuresAndLogits(model: tf.LayersModel, input: tf.Tensor4D, tra
 }
 
 /** All weights (trainable and batch-norm statistics) as checkpoint records, in `model.weights` order. */
-export function modelWeightRecords(model: tf.LayersModel): TensorRecord[] {
+export async function modelWeightRecords(model: tf.LayersModel): Promise<TensorRecord[]> {
+  // Asynchronous reads: a synchronous one throws on webgpu in Node and stalls any GPU backend.
+  const values = await Promise.all(model.weights.map((weight) => weight.read().data()));
   return model.weights.map((weight, index) => ({
     name: `${index}:${weight.originalName ?? weight.name}`,
     shape: weight.shape.map((s) => s as number),
     dtype: 'float32' as const,
-    data: Float32Array.from(weight.read().dataSync() as Float32Array),
+    data: Float32Array.from(values[index] as Float32Array),
   }));
 }
 

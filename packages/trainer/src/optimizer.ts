@@ -44,12 +44,13 @@ export class TorchSgd {
   }
 
   /** Momentum buffers as checkpoint records (an empty buffer before the first step is saved as absent). */
-  getState(): TensorRecord[] {
+  async getState(): Promise<TensorRecord[]> {
     const out: TensorRecord[] = [];
-    this.buffers.forEach((buffer, index) => {
-      if (buffer === null) return;
-      out.push({ name: `${index}`, shape: buffer.shape.slice(), dtype: 'float32', data: Float32Array.from(buffer.dataSync() as Float32Array) });
-    });
+    for (const [index, buffer] of this.buffers.entries()) {
+      if (buffer === null) continue;
+      // An asynchronous read: a synchronous one throws on webgpu in Node and stalls any GPU backend.
+      out.push({ name: `${index}`, shape: buffer.shape.slice(), dtype: 'float32', data: Float32Array.from((await buffer.data()) as Float32Array) });
+    }
     return out;
   }
 

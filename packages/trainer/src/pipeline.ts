@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as losses from '@longtail/gcl-loss';
 import * as samplers from '@longtail/samplers';
 import { batchCount, batches } from '@longtail/datasets';
-import { selectBackend } from '@longtail/backend';
+import { isHostMemoryBackend, selectBackend } from '@longtail/backend';
 import { SeededRandom } from '@longtail/samplers';
 import type { LossConfig, RunConfig, WeightingRule } from './config';
 import { loadCheckpoint, removeStaleTemporaryFiles, saveCheckpoint } from './checkpoint';
@@ -45,6 +45,13 @@ export interface TrainSummary {
   stopped: boolean;
 }
 
+/**
+ * On GPU backends, how many steps run before their losses are read: each read waits for the device to finish, and
+ * reading every step would leave it idle while JavaScript prepares the next one. The NaN check and progress are
+ * that many steps late at most; nothing is checkpointed before they are read.
+ */
+export const GPU_STEPS_PER_READ = 8;
+
 interface StageMeta {
   kind: 'longtail-trainer';
   stage: 1 | 2;
@@ -59,7 +66,7 @@ interface StageMeta {
 
 /**
  * Makes the configured backend the active tfjs backend through `@longtail/backend`'s `selectBackend`: `auto` tries
- * the fastest first (tfjs-node, the native kernel pack, wasm, cpu); a named backend is tried first and must load
+ * the fastest first (tfjs-node-gpu, webgpu on a hardware adapter, tfjs-node, the native kernel pack, wasm, cpu); a named backend is tried first and must load
  * (otherwise this throws with the reason, rather than silently training elsewhere).
  * @returns the one-line summary, e.g. `backend: native (avx2, 2 threads); tfjs-node-gpu unavailable: …`.
  */
@@ -131,8 +138,11 @@ export async function evaluateModel(model: tf.LayersModel, data: TrainingData, c
   let offset = 0;
   for await (const batch of batches(data.test, { batchSize: config.evaluation.batchSize, transform: data.evalTransform, seed: config.seed })) {
     const scores = tf.tidy(() => featuresAndLogits(model, tf.tensor4d(batch.images, batch.shape), false).logits);
-    logits.set(scores.dataSync() as Float32Array, offset * data.numClasses);
-    scores.dispose();
+    try {
+      logits.set((await scores.data()) as Float32Array, offset * data.numClasses);
+    } finally {
+      scores.dispose();
+    }
     labels.set(batch.labels, offset);
     offset += batch.labels.length;
   }
@@ -325,6 +335,24 @@ async function runStage(stage: 1 | 2, context: StageContext): Promise<{ best?: E
     let step = 0;
     let lr = 0;
     const weight = drwWeight && epoch >= (config.stage1.drw.epoch as number) ? drwWeight : baseWeight;
+    // Steps are read back a few at a time on GPU backends (each read waits for the device), every step elsewhere.
+    const pending: Array<{ step: PendingStep; count: number; stepIndex: number; globalStep: number; lr: number }> = [];
+    const readsPerFlush = isHostMemoryBackend(tf.getBackend()) ? 1 : GPU_STEPS_PER_READ;
+    const flush = async () => {
+      for (const entry of pending.splice(0)) {
+        const { lossValue, accuracy } = await readStep(entry.step);
+        images += entry.count;
+        lossSum += lossValue * entry.count;
+        accuracySum += accuracy * entry.count;
+        const seconds = (performance.now() - started) / 1000;
+        metrics.append({ type: 'step', stage, epoch, step: entry.stepIndex, globalStep: entry.globalStep, loss: lossValue, accuracy, lr: entry.lr, imagesPerSecond: images / seconds, time: new Date().toISOString() });
+        progress.update({ step: entry.stepIndex + 1, loss: lossSum / images, accuracy: accuracySum / images, images });
+        if (!Number.isFinite(lossValue)) {
+          pending.splice(0).forEach((later) => (later.step.loss.dispose(), later.step.predicted.dispose()));
+          throw new Error(`stage ${stage} epoch ${epoch + 1} step ${entry.stepIndex + 1}: the loss is ${lossValue} (diverged; lower the learning rate?)`);
+        }
+      }
+    };
     for await (const batch of batches(data.train, { order, batchSize, transform: data.trainTransform, seed: config.seed, epoch: stage * 100_000 + epoch })) {
       if (stage === 1) {
         const schedule = config.stage1.schedule;
@@ -334,7 +362,7 @@ async function runStage(stage: 1 | 2, context: StageContext): Promise<{ best?: E
       } else {
         lr = config.stage2.schedule.type === 'cosine' ? cosineDecay(epoch, { lr: settings.optimizer.lr, totalEpochs: epochs }) : settings.optimizer.lr;
       }
-      const { lossValue, accuracy } = trainStep({
+      const pendingStep = trainStep({
         model,
         batch,
         training: stage === 1,
@@ -347,17 +375,12 @@ async function runStage(stage: 1 | 2, context: StageContext): Promise<{ best?: E
         optimizer,
         lr,
       });
-      const count = batch.labels.length;
-      images += count;
-      lossSum += lossValue * count;
-      accuracySum += accuracy * count;
-      const seconds = (performance.now() - started) / 1000;
-      metrics.append({ type: 'step', stage, epoch, step, globalStep, loss: lossValue, accuracy, lr, imagesPerSecond: images / seconds, time: new Date().toISOString() });
-      progress.update({ step: step + 1, loss: lossSum / images, accuracy: accuracySum / images, images });
+      pending.push({ step: pendingStep, count: batch.labels.length, stepIndex: step, globalStep, lr });
       step++;
       globalStep++;
-      if (!Number.isFinite(lossValue)) throw new Error(`stage ${stage} epoch ${epoch + 1} step ${step}: the loss is ${lossValue} (diverged; lower the learning rate?)`);
+      if (pending.length >= readsPerFlush) await flush();
     }
+    await flush();
     const seconds = (performance.now() - started) / 1000;
     const evaluate = (epoch + 1) % config.evaluation.everyEpochs === 0 || epoch + 1 === epochs;
     let result: EvaluationResult | undefined;
@@ -390,7 +413,7 @@ async function runStage(stage: 1 | 2, context: StageContext): Promise<{ best?: E
       noiseDraws: noise.drawCount,
       sampler: sampler.getState(),
     };
-    const checkpoint = { meta, tensors: { model: modelWeightRecords(model), optimizer: optimizer.getState() } };
+    const checkpoint = { meta, tensors: { model: await modelWeightRecords(model), optimizer: await optimizer.getState() } };
     await saveCheckpoint(file(stage, 'last'), checkpoint);
     if (isBest) await saveCheckpoint(file(stage, 'best'), checkpoint);
     if (config.checkpoint.keepEveryEpoch) await saveCheckpoint(file(stage, `epoch${String(epoch + 1).padStart(4, '0')}`), checkpoint);
@@ -427,18 +450,33 @@ interface StepInput {
   lr: number;
 }
 
+/** What {@link trainStep} leaves on the device: the step's loss and predictions, read later by {@link readStep}. */
+export interface PendingStep {
+  /** The (mixup-weighted) loss of the step. */
+  loss: tf.Scalar;
+  /** argmax of the logits, one class per image. */
+  predicted: tf.Tensor1D;
+  /** Mixup's λ (1 without mixup). */
+  lambda: number;
+  labelsA: Int32Array;
+  labelsB: Int32Array;
+}
+
 /**
  * One SGD step with mixup (`λ L(y_a) + (1 − λ) L(y_b)`, λ ~ Beta(α, α), a random permutation pairs the batch;
  * GCL draws independent noise for each term as the official criterion is called twice).
+ *
+ * Reads nothing back: the batch is uploaded once, and the loss and predictions stay on the device as a
+ * {@link PendingStep} until {@link readStep} awaits them, so that a GPU backend runs steps back to back instead of
+ * waiting for each one to finish (the caller disposes the step through `readStep`).
  */
-export function trainStep(input: StepInput): { lossValue: number; accuracy: number } {
+export function trainStep(input: StepInput): PendingStep {
   const { model, batch, training, alpha, random, noise, loss, weight, variables, optimizer, lr } = input;
   const size = batch.labels.length;
   const lambda = alpha > 0 ? random.beta(alpha, alpha) : 1;
   const permutation = alpha > 0 ? random.permutation(size) : null;
   const labelsB = permutation ? Int32Array.from(permutation, (p) => batch.labels[p]) : batch.labels;
-  let logitsKept: tf.Tensor2D | null = null;
-  const lossValue = tf.tidy(() => {
+  return tf.tidy(() => {
     const x = tf.tensor4d(batch.images, batch.shape);
     const mixed = permutation ? (tf.add(tf.mul(x, lambda), tf.mul(tf.gather(x, tf.tensor1d(permutation, 'int32')), 1 - lambda)) as tf.Tensor4D) : x;
     const ya = tf.tensor1d(batch.labels, 'int32');
@@ -446,23 +484,33 @@ export function trainStep(input: StepInput): { lossValue: number; accuracy: numb
     const classes = model.outputs[0].shape[1] as number;
     const noiseA = noise ? noise.next([size, classes]) : null;
     const noiseB = noise && permutation ? noise.next([size, classes]) : null;
+    let predicted: tf.Tensor1D | null = null;
     const { value, grads } = tf.variableGrads(() => {
       const { logits } = featuresAndLogits(model, mixed, training);
-      logitsKept = tf.keep(logits);
+      predicted = tf.keep(tf.argMax(logits, 1) as tf.Tensor1D);
       const first = loss(logits, ya, noiseA, weight);
       if (!permutation) return first;
       return tf.add(tf.mul(first, lambda), tf.mul(loss(logits, yb, noiseB, weight), 1 - lambda)) as tf.Scalar;
     }, variables);
     optimizer.step(grads, lr);
-    return value.dataSync()[0];
+    return { loss: value, predicted: predicted as unknown as tf.Tensor1D, lambda, labelsA: batch.labels, labelsB };
   });
-  const predicted = tf.tidy(() => tf.argMax(logitsKept as unknown as tf.Tensor2D, 1).dataSync() as Int32Array);
-  (logitsKept as unknown as tf.Tensor2D).dispose();
-  let hitsA = 0;
-  let hitsB = 0;
-  for (let i = 0; i < size; i++) {
-    if (predicted[i] === batch.labels[i]) hitsA++;
-    if (predicted[i] === labelsB[i]) hitsB++;
+}
+
+/** Awaits a {@link trainStep}'s loss and predictions (an asynchronous read), disposes them, and scores the step. */
+export async function readStep(step: PendingStep): Promise<{ lossValue: number; accuracy: number }> {
+  try {
+    const [lossValues, predicted] = await Promise.all([step.loss.data(), step.predicted.data()]);
+    let hitsA = 0;
+    let hitsB = 0;
+    for (let i = 0; i < predicted.length; i++) {
+      if (predicted[i] === step.labelsA[i]) hitsA++;
+      if (predicted[i] === step.labelsB[i]) hitsB++;
+    }
+    const size = step.labelsA.length;
+    return { lossValue: lossValues[0], accuracy: (step.lambda * hitsA + (1 - step.lambda) * hitsB) / size };
+  } finally {
+    step.loss.dispose();
+    step.predicted.dispose();
   }
-  return { lossValue, accuracy: (lambda * hitsA + (1 - lambda) * hitsB) / size };
 }

@@ -39,7 +39,7 @@ describe.skipIf(!existsSync(cli))('longtail CLI (built dist/cli.js)', () => {
       [['train', '--stage1.optimizer.lr', '-1'], /longtail: error: stage1\.optimizer\.lr must be > 0, got -1/],
       [['train', '--stage1.epochz', '3'], /longtail: error: --stage1\.epochz is not a config key/],
       [['train', '--frobnicate'], /longtail: error: unknown option --frobnicate for "train"/],
-      [['train', '--backend', 'gpu'], /longtail: error: --backend must be one of auto, tensorflow, native, wasm, cpu, got "gpu"/],
+      [['train', '--backend', 'gpu'], /longtail: error: --backend must be one of auto, tensorflow, webgpu, native, wasm, cpu, got "gpu"/],
       [['train', '--config', 'missing.json'], /longtail: error: config file missing\.json does not exist/],
       [['eval'], /longtail: error: --run is required/],
       [['report', '--run', '/nonexistent-run'], /longtail: error: \/nonexistent-run is not a run directory/],
