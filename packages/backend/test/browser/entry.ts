@@ -19,5 +19,5 @@ export interface BrowserResult {
   const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
   const multithreadSupport = (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) === true;
   const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
-  return { backend: tf.getBackend(), summary: selection.summary, simd, crossOriginIsolated: isolated, multithreadSupport, losses: trainingLosses(run) };
+  return { backend: tf.getBackend(), summary: selection.summary, simd, crossOriginIsolated: isolated, multithreadSupport, losses: await trainingLosses(run) };
 };

@@ -17,9 +17,10 @@ export interface TrainingRun {
 
 /**
  * Losses of `steps` SGD-momentum steps of `@longtail/backbones`' ResNet-32 (cosine head) under stage-1 GCL (seeded
- * noise) on the active backend. Run by the Node test on cpu and, bundled, by a browser page on wasm.
+ * noise) on the active backend. Run by the Node test on cpu and, bundled, by browser pages on wasm and webgpu; each
+ * loss is read with `await data()`, since a synchronous read throws on webgpu in Node and stalls it in browsers.
  */
-export function trainingLosses(run: TrainingRun): number[] {
+export async function trainingLosses(run: TrainingRun): Promise<number[]> {
   const model = resnet32({ numClasses: run.clsNumList.length, inputShape: [run.inputSize, run.inputSize, 3] });
   model.setWeights(model.getWeights().map((weight, index) => tf.tensor(run.weights[index], weight.shape)));
   const loss = new GCLLoss({ clsNumList: run.clsNumList, seed: 0 });
@@ -29,7 +30,7 @@ export function trainingLosses(run: TrainingRun): number[] {
   const losses: number[] = [];
   for (let step = 0; step < run.steps; step += 1) {
     const value = optimizer.minimize(() => loss.call(model.apply(images, { training: true }) as tf.Tensor2D, labels), true) as tf.Scalar;
-    losses.push(value.dataSync()[0]);
+    losses.push((await value.data())[0]);
     value.dispose();
   }
   tf.dispose([images, labels]);
