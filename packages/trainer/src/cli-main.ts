@@ -79,10 +79,11 @@ Options:
   --run <dir>            run directory
   --out <file>           output file (default <run>/report.html)
 ${COMMON_HELP}`,
-  info: `Usage: longtail info [--config <file.json>] [--data.<key> <value> ...] [--json]
+  info: `Usage: longtail info [--config <file.json>] [--data.<key> <value> ...] [--backend <name>] [--json]
 
 Loads the data set of a config and prints its statistics: training images per class, the many/medium/few split
-(> 100, 20–100, < 20 training images) and the GCL cloud size of each class.
+(> 100, 20–100, < 20 training images) and the GCL cloud size of each class. With --backend, first the backend
+training would run on and why faster ones are unavailable (\`longtail info --backend auto\` shows whether a GPU is used).
 
 Options:
   --config <file>        JSON config; --data.* flags override its keys
@@ -203,7 +204,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return 0;
       case 'info': {
         const config = configFromArguments(parsed, io.cwd);
-        await commands.infoCommand(config, { json: parsed.flags.has('json'), io });
+        await commands.infoCommand(config, { json: parsed.flags.has('json'), io, showBackend: parsed.flags.has('backend') });
         return 0;
       }
     }

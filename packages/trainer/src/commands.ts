@@ -72,7 +72,9 @@ export async function reportCommand(options: { run: string; out?: string; io: Cl
   options.io.stdout.write(`wrote ${options.out ? path.resolve(options.io.cwd, options.out) : target}\n`);
 }
 
-export async function infoCommand(config: RunConfig, options: { json: boolean; io: CliIo }): Promise<void> {
+export async function infoCommand(config: RunConfig, options: { json: boolean; io: CliIo; showBackend?: boolean }): Promise<void> {
+  // With --backend, the backend that training would use, and why the faster ones are not (e.g. no GPU adapter).
+  const backend = options.showBackend ? await (await import('./pipeline')).selectComputeBackend(config.backend) : undefined;
   const { loadTrainingData } = await import('./data');
   const { cloudSizes } = await import('@longtail/gcl-loss');
   const data = await loadTrainingData(config);
@@ -81,6 +83,7 @@ export async function infoCommand(config: RunConfig, options: { json: boolean; i
   const groups = shotGroups(counts, { manyThreshold: config.evaluation.manyThreshold, fewThreshold: config.evaluation.fewThreshold });
   const clouds = cloudSizes(counts.map((n) => Math.max(n, 1)));
   const info = {
+    ...(backend === undefined ? {} : { backend }),
     dataset: config.data.dataset,
     source: data.description,
     numClasses: data.numClasses,
@@ -99,6 +102,7 @@ export async function infoCommand(config: RunConfig, options: { json: boolean; i
     return;
   }
   const lines = [
+    ...(backend === undefined ? [] : [backend]),
     `${info.dataset}: ${info.source}`,
     `${info.numClasses} classes, ${info.trainImages} training images, ${info.testImages} test images, imbalance ratio ${info.imbalanceRatio.toFixed(1)}`,
     `many (> ${config.evaluation.manyThreshold}): ${groups.many.length} classes, medium: ${groups.medium.length}, few (< ${config.evaluation.fewThreshold}): ${groups.few.length}`,

@@ -80,6 +80,8 @@ describe.skipIf(!existsSync(cli))('longtail CLI (built dist/cli.js)', () => {
     const result = run(['info', '--data.dataset', 'fashion-mnist-lt', '--backend', 'cpu']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
+    // --backend puts the backend it would train on first.
+    expect(result.stdout.split('\n')[0]).toBe('backend: cpu (pure JavaScript)');
     expect(result.stdout).toMatch(/10 classes, 14886 training images, 10000 test images, imbalance ratio 100\.0/);
     expect(result.stdout).toMatch(/many \(> 100\): 8 classes, medium: 2, few \(< 20\): 0/);
     // ⌊6000 · 0.01^(i/9)⌋ per class; the two rarest classes are medium-shot.
