@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import type { SeededRandom } from '@longtail/samplers';
+import { NOT_INSIDE_ROOT, lexicalPathProblem, quotePath, resolveInside } from './confinement';
 import { DatasetError, requirePositiveInteger } from './errors';
 import {
   applyCifarTransform,
@@ -136,7 +137,11 @@ export class InMemoryImageDataset implements ImageSource, InMemoryImageData {
 export interface FileImageData {
   /** Directory the image paths are relative to. */
   root: string;
-  /** Image paths relative to `root`. */
+  /**
+   * Image paths relative to `root`. They must stay inside it: absolute paths, NUL bytes and `..` segments that climb
+   * above the root throw when the data set is made, and a file whose realpath (after symbolic links) is outside the
+   * root's realpath fails when it is read.
+   */
   paths: string[];
   labels: Int32Array;
   numClasses: number;
@@ -164,6 +169,8 @@ export class FileImageDataset implements ImageSource, FileImageData {
   readonly sourceKind: 'line' | 'entry';
   /** Decoder strictness passed to sharp's `failOn`. */
   failOn: DecodeStrictness = 'warning';
+  /** realpath of `root`, resolved once (on the first read) and shared with subsets. */
+  private realRoot?: Promise<string>;
 
   constructor(data: FileImageData) {
     if (data === null || typeof data !== 'object') throw new TypeError('data must be an object');
@@ -183,6 +190,12 @@ export class FileImageDataset implements ImageSource, FileImageData {
     this.sourceLines = data.sourceLines;
     this.sourceKind = data.sourceKind ?? 'line';
     checkLabels(this.labels, this.numClasses, (i) => this.describe(i));
+    for (let i = 0; i < this.paths.length; i++) {
+      const relative = this.paths[i];
+      if (typeof relative !== 'string' || relative === '') throw new TypeError(`paths[${i}] must be a non-empty relative path, got ${String(relative)}`);
+      const problem = lexicalPathProblem(relative);
+      if (problem !== undefined) throw new DatasetError(`${this.sourcePosition(i)}: image path ${quotePath(relative)} ${problem}`, this.errorOptions(i));
+    }
   }
 
   get length(): number {
@@ -217,6 +230,7 @@ export class FileImageDataset implements ImageSource, FileImageData {
     }
     const subset = new FileImageDataset({ root: this.root, paths, labels, numClasses: this.numClasses, classNames: this.classNames, sourceFile: this.sourceFile, sourceLines: lines, sourceKind: this.sourceKind });
     subset.failOn = this.failOn;
+    subset.realRoot = this.realRoot;
     return subset;
   }
 
@@ -224,19 +238,31 @@ export class FileImageDataset implements ImageSource, FileImageData {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) throw new RangeError(`index = ${index} is outside [0, ${this.length})`);
     transformOutputShape(transform);
     const file = this.filePath(index);
+    // Confinement: read the file by its realpath, and only when that lies inside the root's realpath. Missing,
+    // dangling and outside files share one message (and no cause), so nothing is told about what exists outside.
+    const real = await resolveInside(await this.resolveRoot(), this.paths[index]);
+    if (real === undefined) throw new DatasetError(`${file} (${this.sourcePosition(index)}): ${NOT_INSIDE_ROOT}`, this.errorOptions(index));
     try {
-      const buffer = await readFile(file);
+      const buffer = await readFile(real);
       await decodeTransformed(buffer, transform, random, target, offset, this.failOn);
     } catch (error) {
       let reason = (error as NodeJS.ErrnoException)?.code === 'ENOENT' ? 'file not found' : `cannot decode image: ${(error as Error)?.message ?? String(error)}`;
       // libvips sometimes reports only the generic failOn message (its warning text is per-thread and can be lost).
       if (/failOn/.test(reason)) reason += ` (the file is truncated or damaged; set failOn = 'error' or 'none' on the data set to accept it)`;
-      throw new DatasetError(`${file} (${this.sourcePosition(index)}): ${reason}`, {
-        file: this.sourceFile,
-        line: this.sourceKind === 'line' ? this.sourceLines[index] : undefined,
-        cause: error,
-      });
+      throw new DatasetError(`${file} (${this.sourcePosition(index)}): ${reason}`, { ...this.errorOptions(index), cause: error });
     }
+  }
+
+  private errorOptions(index: number): { file: string; line?: number } {
+    return { file: this.sourceFile, line: this.sourceKind === 'line' ? this.sourceLines[index] : undefined };
+  }
+
+  private resolveRoot(): Promise<string> {
+    this.realRoot ??= realpath(path.resolve(this.root)).catch((error: unknown) => {
+      this.realRoot = undefined; // let a later read retry (e.g. a network mount that came back)
+      throw new DatasetError(`image root ${path.resolve(this.root)} (for ${this.sourceFile}) cannot be resolved: ${(error as Error)?.message ?? String(error)}`, { file: this.sourceFile, cause: error });
+    });
+    return this.realRoot;
   }
 }
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { FileImageDataset } from './dataset';
+import { lexicalPathProblem, quotePath } from './confinement';
 import { DatasetError } from './errors';
 import { requireDirectory } from './splitFile';
 
@@ -14,6 +15,8 @@ interface AnnotationFile {
  * iNaturalist 2018 from its COCO-style JSON annotation file (`train2018.json`, `val2018.json`): `images[i].file_name`
  * (relative to `root`, e.g. `train_val2018/Plantae/7477/….jpg`), labelled by the `annotations` entry with the same
  * `image_id`; `categories` (8142, ids 0 … 8141) give the class names. Errors name the file and the `images[i]` entry.
+ * A `file_name` that could leave the root (absolute, NUL byte, `..` climbing above it) is rejected here; symbolic links
+ * that lead outside the root are rejected when the image is read.
  */
 export async function loadINaturalist2018(options: { annotationFile: string; root: string }): Promise<FileImageDataset> {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
@@ -53,6 +56,8 @@ export async function loadINaturalist2018(options: { annotationFile: string; roo
   const entries = new Int32Array(images.length);
   images.forEach((image, i) => {
     if (typeof image?.file_name !== 'string' || image.file_name === '') throw new DatasetError(`${file} images[${i}]: missing file_name`, { file });
+    const problem = lexicalPathProblem(image.file_name);
+    if (problem !== undefined) throw new DatasetError(`${file} images[${i}]: file_name ${quotePath(image.file_name)} ${problem}`, { file });
     const label = labelOfImage.get(image.id);
     if (label === undefined) throw new DatasetError(`${file} images[${i}] (${image.file_name}): no annotation with image_id ${String(image.id)}`, { file });
     paths.push(image.file_name);

@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
+import { lexicalPathProblem, quotePath } from './confinement';
 import { FileImageDataset } from './dataset';
 import { DatasetError, requirePositiveInteger } from './errors';
 
@@ -16,7 +17,8 @@ export interface SplitFile {
  * Reads a split file of the ImageNet-LT / Places-LT format: one `relative/path label` per line (the path may contain
  * spaces; the label is the last whitespace-separated field). Empty lines are ignored; any other malformed line, a
  * negative label or (when `numClasses` is given) a label ≥ numClasses throws a {@link DatasetError} naming the file
- * and line.
+ * and line. So does a path that could leave the data root (checked without touching the file system): an absolute
+ * path, one with a NUL byte, or one whose `..` segments climb above the root.
  */
 export async function readSplitFile(file: string, options: { numClasses?: number } = {}): Promise<SplitFile> {
   if (typeof file !== 'string' || file === '') throw new TypeError('file must be the path of a split file');
@@ -38,6 +40,8 @@ export async function readSplitFile(file: string, options: { numClasses?: number
     const where = `${file} line ${i + 1}`;
     if (!match) throw new DatasetError(`${where}: expected "relative/path label", got "${line}"`, { file, line: i + 1 });
     if (!/^\d+$/.test(match[2])) throw new DatasetError(`${where}: label "${match[2]}" is not a non-negative integer (line "${line}")`, { file, line: i + 1 });
+    const problem = lexicalPathProblem(match[1]);
+    if (problem !== undefined) throw new DatasetError(`${where}: image path ${quotePath(match[1])} ${problem}`, { file, line: i + 1 });
     const label = Number(match[2]);
     if (numClasses !== undefined && label >= numClasses) {
       throw new DatasetError(`${where}: label ${label} is out of range [0, ${numClasses}) (line "${line}")`, { file, line: i + 1 });
