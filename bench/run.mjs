@@ -4,8 +4,11 @@
 // ≥ 10 timed steps after warm-up; plus the PyTorch reference (bench/resnet32_reference.py) when
 // `/usr/bin/python3 -c 'import torch'` works, and the ratio ours / PyTorch. One JSON object per line on stdout.
 //
-// Options: --backends native,wasm (default: tensorflow,native,wasm; cpu only on request, it runs at ~0.04 images/s)
+// Options: --backends native,wasm (default: tensorflow,native,wasm; cpu only on request, it runs at ~0.04 images/s;
+//            webgpu only on request too: it is for GPUs, see bench/gpu/ — without one, Dawn runs on SwiftShader when
+//            VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json and XDG_RUNTIME_DIR are set, very slowly)
 //          --steps N (timed steps, default 10)   --warmup N (default 2)   --no-torch   --quick (steps 3, warm-up 1)
+//          --max-batch N (clamp every batch, e.g. 4 for webgpu on SwiftShader; PyTorch's ratio then is left out)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -20,7 +23,7 @@ const configurations = [
 ];
 
 function parseArguments(argv) {
-  const options = { backends: ['tensorflow', 'native', 'wasm'], steps: 10, warmup: 2, torch: true, child: null };
+  const options = { backends: ['tensorflow', 'native', 'wasm'], steps: 10, warmup: 2, torch: true, child: null, maxBatch: Infinity };
   for (let index = 0; index < argv.length; index += 1) {
     const argument = argv[index];
     const value = () => {
@@ -33,11 +36,13 @@ function parseArguments(argv) {
     else if (argument === '--warmup') options.warmup = Number(value());
     else if (argument === '--no-torch') options.torch = false;
     else if (argument === '--quick') Object.assign(options, { steps: 3, warmup: 1 });
+    else if (argument === '--max-batch') options.maxBatch = Number(value());
     else if (argument === '--child') options.child = JSON.parse(value());
     else throw new Error(`unknown argument ${argument}`);
   }
   if (!(Number.isInteger(options.steps) && options.steps >= 1)) throw new Error(`--steps: positive integer, got ${options.steps}`);
   if (!(Number.isInteger(options.warmup) && options.warmup >= 0)) throw new Error(`--warmup: integer ≥ 0, got ${options.warmup}`);
+  if (!(options.maxBatch >= 1)) throw new Error(`--max-batch: ≥ 1, got ${options.maxBatch}`);
   return options;
 }
 
@@ -85,6 +90,9 @@ async function runChild({ backend, mode, batch, steps, warmup }) {
   if (selection.backend !== backend) {
     return { ...base, skipped: selection.tried.find((attempt) => attempt.name === backend && !attempt.ok)?.error ?? 'unavailable' };
   }
+  // Each step ends by reading its result, so the time includes the device's work. On webgpu a synchronous read throws
+  // in Node: read asynchronously there (the CPU backends keep dataSync, as their figures always have).
+  const read = backend === 'webgpu' ? (tensor) => tensor.data() : (tensor) => tensor.dataSync();
   const model = await loadModelFactory();
   const network = model.create();
   const images = tf.randomNormal([batch, 32, 32, 3], 0, 1, 'float32', 1);
@@ -96,27 +104,31 @@ async function runChild({ backend, mode, batch, steps, warmup }) {
     lossSource = loss.source;
     const labels = tf.tensor1d(Array.from({ length: batch }, (_, index) => index % 10), 'int32');
     const optimizer = tf.train.momentum(0.1, 0.9);
-    const step = () => {
+    const step = async () => {
       const value = optimizer.minimize(() => loss.compute(network.apply(images, { training: true }), labels), true);
-      value.dataSync();
+      await read(value);
       value.dispose();
     };
-    for (let index = 0; index < warmup; index += 1) step();
+    for (let index = 0; index < warmup; index += 1) await step();
     for (let index = 0; index < steps; index += 1) {
       const start = performance.now();
       const cpuStart = process.cpuUsage();
-      step();
+      await step();
       timings.push(performance.now() - start);
       const cpu = process.cpuUsage(cpuStart);
       cpuTimings.push((cpu.user + cpu.system) / 1000);
     }
   } else {
-    const infer = () => tf.tidy(() => network.apply(images, { training: false }).dataSync());
-    for (let index = 0; index < Math.max(1, warmup); index += 1) infer();
+    const infer = async () => {
+      const output = tf.tidy(() => network.apply(images, { training: false }));
+      await read(output);
+      output.dispose();
+    };
+    for (let index = 0; index < Math.max(1, warmup); index += 1) await infer();
     for (let index = 0; index < steps; index += 1) {
       const start = performance.now();
       const cpuStart = process.cpuUsage();
-      infer();
+      await infer();
       timings.push(performance.now() - start);
       const cpu = process.cpuUsage(cpuStart);
       cpuTimings.push((cpu.user + cpu.system) / 1000);
@@ -180,7 +192,8 @@ async function main() {
   }
 
   for (const backend of options.backends) {
-    for (const configuration of configurations) {
+    for (const { mode, batch } of configurations) {
+      const configuration = { mode, batch: Math.min(batch, options.maxBatch) };
       const child = spawnSync(
         process.execPath,
         [fileURLToPath(import.meta.url), '--child', JSON.stringify({ backend, ...configuration, steps: options.steps, warmup: options.warmup })],
