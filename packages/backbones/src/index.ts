@@ -21,7 +21,12 @@ export {
   type TorchBatchNormArgs,
   type TorchConv2DArgs,
 } from './layers.js';
-export { initializeWeights, normedLinearInitialValues, type InitializationScheme } from './initialization.js';
+export {
+  initializeWeights,
+  normedLinearInitialValues,
+  type InitializationOptions,
+  type InitializationScheme,
+} from './initialization.js';
 export {
   backbones,
   resnet20,

@@ -13,6 +13,11 @@ export interface BackboneOptions {
   head?: HeadKind;
   /** Input `[height, width, channels]`, NHWC float32. Default `[32, 32, 3]` (CIFAR family), `[224, 224, 3]` (ImageNet family). */
   inputShape?: [number, number, number];
+  /**
+   * Seed of the initial weights: with a seed they are a deterministic function of it (the same seed gives the same
+   * network, bit for bit); without one they are drawn from `Math.random`. A safe integer; see `initializeWeights`.
+   */
+  seed?: number;
 }
 
 /** A factory as exported by this package, e.g. {@link resnet32}. */
@@ -22,6 +27,7 @@ interface ValidatedOptions {
   numClasses: number;
   head: HeadKind;
   inputShape: [number, number, number];
+  seed: number | undefined;
 }
 
 function validateOptions(
@@ -32,7 +38,7 @@ function validateOptions(
   if (options == null || typeof options !== 'object') {
     throw new Error(`${factoryName}: options must be an object with numClasses`);
   }
-  const { numClasses, head = 'cosine', inputShape = defaultInputShape } = options;
+  const { numClasses, head = 'cosine', inputShape = defaultInputShape, seed } = options;
   if (typeof numClasses !== 'number' || !Number.isInteger(numClasses) || numClasses < 1) {
     throw new Error(`${factoryName}: options.numClasses must be a positive integer, got ${String(numClasses)}`);
   }
@@ -48,7 +54,10 @@ function validateOptions(
       `${factoryName}: options.inputShape must be [height, width, channels] of positive integers, got ${JSON.stringify(inputShape)}`,
     );
   }
-  return { numClasses, head, inputShape: [inputShape[0], inputShape[1], inputShape[2]] };
+  if (seed !== undefined && (typeof seed !== 'number' || !Number.isSafeInteger(seed))) {
+    throw new Error(`${factoryName}: options.seed must be a safe integer, got ${String(seed)}`);
+  }
+  return { numClasses, head, inputShape: [inputShape[0], inputShape[1], inputShape[2]], seed };
 }
 
 type Symbolic = tf.SymbolicTensor;
@@ -129,7 +138,7 @@ function buildCifarResNet(modelName: string, blocksPerStage: number, rawOptions:
   const features = apply(tf.layers.globalAveragePooling2d({ name: 'avgpool' }), x);
   const logits = classifierHead('linear', features, options);
   const model = new BackboneModel({ inputs: input, outputs: logits, name: `${modelName}_${options.head}_${options.numClasses}` });
-  initializeWeights(model, 'cifar');
+  initializeWeights(model, 'cifar', { seed: options.seed });
   return model;
 }
 
@@ -192,7 +201,7 @@ function buildBottleneckResNet(
   const features = apply(tf.layers.globalAveragePooling2d({ name: 'avgpool' }), x);
   const logits = classifierHead('fc', features, options);
   const model = new BackboneModel({ inputs: input, outputs: logits, name: `${modelName}_${options.head}_${options.numClasses}` });
-  initializeWeights(model, 'torchvision');
+  initializeWeights(model, 'torchvision', { seed: options.seed });
   return model;
 }
 

@@ -49,7 +49,31 @@ function halfToFloat(bits: number): number {
   return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
+/** True on little-endian hosts (every platform Node and browsers run on in practice): typed arrays read the file's bytes as they are. */
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Decode `count` elements of `dtype` from `bytes` (exactly their extent) into a new array of their own: one copy of
+ * the bytes (two for F16 / BF16, widened to float32), never a view into the file.
+ */
 function decodeValues(dtype: SafetensorsDtype, bytes: Uint8Array, count: number): SafetensorsTensor['values'] {
+  if (LITTLE_ENDIAN_HOST) {
+    // slice() copies into a fresh, aligned ArrayBuffer.
+    switch (dtype) {
+      case 'F32':
+        return new Float32Array(bytes.slice().buffer, 0, count);
+      case 'F64':
+        return new Float64Array(bytes.slice().buffer, 0, count);
+      case 'I64':
+        return new BigInt64Array(bytes.slice().buffer, 0, count);
+      case 'I32':
+        return new Int32Array(bytes.slice().buffer, 0, count);
+      case 'I16':
+        return new Int16Array(bytes.slice().buffer, 0, count);
+      default:
+        break;
+    }
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
     case 'F32': {
@@ -96,13 +120,30 @@ function decodeValues(dtype: SafetensorsDtype, bytes: Uint8Array, count: number)
   }
 }
 
+/** One header entry, validated but not yet decoded. */
+interface Extent {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  count: number;
+  begin: number;
+  end: number;
+}
+
 /**
  * Decode a `.safetensors` byte buffer. Throws an error naming the problem (and the tensor) for a truncated file, a
  * malformed header, an unsupported dtype, a bad shape, offsets outside the data or not matching the shape, and
  * overlapping or non-contiguous data.
+ *
+ * The whole header is validated before any tensor is decoded: every entry's size against its shape and dtype, every
+ * `[begin, end)` inside the data section, and the entries sorted by offset must tile the data section exactly (no
+ * overlap, no gap, no trailing bytes). Only then is each tensor copied out once, so the memory used is bounded by the
+ * file's size (twice its data for F16 / BF16, widened to float32), whatever the header claims.
  */
 export function decodeSafetensors(source: Uint8Array | ArrayBuffer): SafetensorsFile {
-  const bytes = source instanceof Uint8Array ? source : new Uint8Array(source);
+  // A plain Uint8Array over the same memory: a Node Buffer's slice() would be a view, not the copy decoding needs.
+  const bytes =
+    source instanceof Uint8Array ? new Uint8Array(source.buffer, source.byteOffset, source.byteLength) : new Uint8Array(source);
   if (bytes.byteLength < 8) {
     throw new Error(`safetensors: file too short (${bytes.byteLength} bytes), expected an 8-byte header length`);
   }
@@ -123,9 +164,9 @@ export function decodeSafetensors(source: Uint8Array | ArrayBuffer): Safetensors
     throw new Error('safetensors: the header must be a JSON object');
   }
   const data = bytes.subarray(8 + headerLength);
-  const tensors = new Map<string, SafetensorsTensor>();
   let metadata: Record<string, string> = {};
-  const extents: Array<{ name: string; begin: number; end: number }> = [];
+  // 1. Every entry on its own: dtype, shape, offsets, size — nothing decoded.
+  const extents: Extent[] = [];
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (entry == null || typeof entry !== 'object' || Array.isArray(entry)) {
@@ -139,20 +180,20 @@ export function decodeSafetensors(source: Uint8Array | ArrayBuffer): Safetensors
       throw new Error(`safetensors: tensor '${name}' has no {dtype, shape, data_offsets} entry`);
     }
     const dtype = described.dtype as SafetensorsDtype;
-    if (typeof dtype !== 'string' || !(dtype in BYTES_PER_ELEMENT)) {
+    if (typeof dtype !== 'string' || !Object.prototype.hasOwnProperty.call(BYTES_PER_ELEMENT, dtype)) {
       throw new Error(
         `safetensors: tensor '${name}' has unsupported dtype ${JSON.stringify(described.dtype)} (supported: ${Object.keys(BYTES_PER_ELEMENT).join(', ')})`,
       );
     }
     const shape = described.shape;
-    if (!Array.isArray(shape) || !shape.every((size) => Number.isInteger(size) && size >= 0)) {
+    if (!Array.isArray(shape) || !shape.every((size) => Number.isSafeInteger(size) && size >= 0)) {
       throw new Error(`safetensors: tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
     }
     const offsets = described.data_offsets;
     if (
       !Array.isArray(offsets) ||
       offsets.length !== 2 ||
-      !offsets.every((offset) => Number.isInteger(offset) && offset >= 0) ||
+      !offsets.every((offset) => Number.isSafeInteger(offset) && offset >= 0) ||
       offsets[0] > offsets[1]
     ) {
       throw new Error(`safetensors: tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
@@ -170,22 +211,35 @@ export function decodeSafetensors(source: Uint8Array | ArrayBuffer): Safetensors
         `safetensors: tensor '${name}' data_offsets [${begin}, ${end}] run past the end of the data (${data.byteLength} bytes) — truncated file`,
       );
     }
-    extents.push({ name, begin, end });
-    tensors.set(name, { dtype, shape: [...(shape as number[])], values: decodeValues(dtype, data.subarray(begin, end), count) });
+    extents.push({ name, dtype, shape: [...(shape as number[])], count, begin, end });
   }
-  extents.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  // 2. All entries together, sorted by offset: they must tile the data section exactly.
+  const sorted = [...extents].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let position = 0;
-  for (const extent of extents) {
+  let previous: Extent | null = null;
+  for (const extent of sorted) {
     if (extent.begin < position) {
-      throw new Error(`safetensors: tensor '${extent.name}' overlaps the data of another tensor`);
+      throw new Error(
+        `safetensors: tensor '${extent.name}' overlaps the data of tensor '${previous!.name}' (data_offsets [${extent.begin}, ${extent.end}] and [${previous!.begin}, ${previous!.end}])`,
+      );
     }
     if (extent.begin > position) {
       throw new Error(`safetensors: unused bytes [${position}, ${extent.begin}) before tensor '${extent.name}'`);
     }
     position = extent.end;
+    previous = extent;
   }
   if (position !== data.byteLength) {
     throw new Error(`safetensors: ${data.byteLength - position} trailing bytes after the last tensor`);
+  }
+  // 3. Only now decode, each byte of the data section exactly once.
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const extent of extents) {
+    tensors.set(extent.name, {
+      dtype: extent.dtype,
+      shape: extent.shape,
+      values: decodeValues(extent.dtype, data.subarray(extent.begin, extent.end), extent.count),
+    });
   }
   return { tensors, metadata };
 }

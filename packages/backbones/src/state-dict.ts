@@ -1,12 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { classifierLayer } from './features.js';
 import { NormedLinear, TorchBatchNorm, TorchConv2D } from './layers.js';
-import { decodeSafetensors, readSafetensorsFile, type SafetensorsTensor } from './safetensors.js';
+import { decodeSafetensors, readSafetensorsFile, type SafetensorsDtype, type SafetensorsTensor } from './safetensors.js';
 
 /** A tensor in PyTorch layout: row-major values of `shape` (e.g. a conv weight `(out, in/groups, kh, kw)`). */
 export interface TorchTensor {
   shape: number[];
   values: ArrayLike<number> | SafetensorsTensor['values'];
+  /** Stored element type when known (`decodeSafetensors` sets it): weights must be F32, F16, BF16 or F64. */
+  dtype?: SafetensorsDtype | string;
 }
 
 /** One tensor of the PyTorch state dict that a model expects, and where it goes. */
@@ -120,6 +122,42 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((size, axis) => size === b[axis]);
 }
 
+const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
+
+/** The integer / boolean element type of a tensor that should hold float weights, or null when it is floating point. */
+function nonFloatType(tensor: TorchTensor): string | null {
+  if (typeof tensor.dtype === 'string' && !FLOAT_DTYPES.has(tensor.dtype)) return tensor.dtype;
+  const values = tensor.values as unknown;
+  if (ArrayBuffer.isView(values) && !(values instanceof Float32Array || values instanceof Float64Array)) {
+    return values.constructor.name;
+  }
+  return null;
+}
+
+/**
+ * The first value that is NaN or ±Infinity once stored as float32 (so an F64 1e39 counts), with how many there are;
+ * null when all are finite.
+ */
+function firstNonFinite(values: ArrayLike<number>): { index: number; value: number; count: number } | null {
+  let first = -1;
+  let count = 0;
+  for (let i = 0; i < values.length; i++) {
+    const value = Math.fround(values[i]);
+    // value − value is 0 for every finite number, NaN for NaN and ±Infinity (and for a non-number).
+    if (value - value !== 0) {
+      if (first < 0) first = i;
+      count += 1;
+    }
+  }
+  return first < 0 ? null : { index: first, value: values[first], count };
+}
+
+/** The first value negative once stored as float32 (a running variance must be ≥ 0), or null. */
+function firstNegative(values: ArrayLike<number>): { index: number; value: number } | null {
+  for (let i = 0; i < values.length; i++) if (Math.fround(values[i]) < 0) return { index: i, value: values[i] };
+  return null;
+}
+
 function toFloat32(values: TorchTensor['values']): Float32Array {
   if (values instanceof Float32Array) return values;
   if (values instanceof BigInt64Array) return Float32Array.from(values, (value) => Number(value));
@@ -130,8 +168,10 @@ function toFloat32(values: TorchTensor['values']): Float32Array {
  * Set the weights of a model built by this package from a PyTorch state dict (torchvision / reference-code names:
  * `conv1.weight`, `layer1.0.bn1.running_var`, `layer1.0.downsample.0.weight`, `fc.weight`, `linear.bias`, …).
  * Convolutions are transposed OIHW → HWIO, `nn.Linear` weights (out, in) → (in, out); batch-norm running statistics
- * are imported; `num_batches_tracked` is ignored. Nothing is changed unless every tensor matches: otherwise one error
- * lists every missing, unexpected and mis-shaped tensor by name.
+ * are imported; `num_batches_tracked` is ignored (whatever its dtype; PyTorch stores it as int64). Nothing is changed
+ * unless every tensor matches: otherwise one error lists by name every missing, unexpected and mis-shaped tensor, every
+ * weight stored as integers or booleans (I64, I32, …, BOOL) instead of floating point, every tensor holding NaN or
+ * ±Infinity (as float32), and every negative `running_var`.
  */
 export function loadStateDict(
   model: tf.LayersModel,
@@ -144,6 +184,7 @@ export function loadStateDict(
   const expected = new Map(slots.map((slot) => [slot.torchName, slot]));
   const missing: string[] = [];
   const misShaped: string[] = [];
+  const misShapedNames = new Set<string>();
   const unexpected: string[] = [];
   const ignored: string[] = [];
   for (const slot of slots) {
@@ -152,7 +193,32 @@ export function loadStateDict(
     if (tensor == null) {
       missing.push(slot.torchName);
     } else if (!sameShape(tensor.shape, slot.torchShape) || tensor.values.length !== tensor.shape.reduce((p, s) => p * s, 1)) {
+      misShapedNames.add(slot.torchName);
       misShaped.push(`${slot.torchName} (expected [${slot.torchShape.join(', ')}], got [${tensor.shape.join(', ')}])`);
+    }
+  }
+  // Values of the tensors that will be loaded: float dtypes, finite, running variances ≥ 0.
+  const notFloat: string[] = [];
+  const nonFinite: string[] = [];
+  const negativeVariance: string[] = [];
+  for (const slot of slots) {
+    if (skipClassifier && slot.classifier) continue;
+    const tensor = entries.get(slot.torchName);
+    if (tensor == null || misShapedNames.has(slot.torchName)) continue;
+    const integerType = nonFloatType(tensor);
+    if (integerType != null) {
+      notFloat.push(`${slot.torchName} (${integerType})`);
+      continue;
+    }
+    const values = tensor.values as ArrayLike<number>;
+    const bad = firstNonFinite(values);
+    if (bad != null) {
+      nonFinite.push(`${slot.torchName} (${bad.value} at index ${bad.index}; ${bad.count} of ${values.length} values)`);
+      continue;
+    }
+    if (slot.torchName.endsWith('.running_var')) {
+      const negative = firstNegative(values);
+      if (negative != null) negativeVariance.push(`${slot.torchName} (${negative.value} at index ${negative.index})`);
     }
   }
   const headPrefix = `${classifierLayer(model).name}.`;
@@ -164,11 +230,15 @@ export function loadStateDict(
       unexpected.push(name);
     }
   }
-  if (missing.length + misShaped.length + unexpected.length > 0) {
+  const problems = missing.length + misShaped.length + unexpected.length + notFloat.length + nonFinite.length + negativeVariance.length;
+  if (problems > 0) {
     const parts = [
       missing.length > 0 ? `missing (${missing.length}): ${missing.join(', ')}` : '',
       unexpected.length > 0 ? `unexpected (${unexpected.length}): ${unexpected.join(', ')}` : '',
       misShaped.length > 0 ? `wrong shape (${misShaped.length}): ${misShaped.join('; ')}` : '',
+      notFloat.length > 0 ? `not floating point (${notFloat.length}): ${notFloat.join(', ')}` : '',
+      nonFinite.length > 0 ? `NaN or infinite values (${nonFinite.length}): ${nonFinite.join(', ')}` : '',
+      negativeVariance.length > 0 ? `negative running_var (${negativeVariance.length}): ${negativeVariance.join(', ')}` : '',
     ].filter((part) => part.length > 0);
     throw new Error(`loadStateDict: the state dict does not match model '${model.name}': ${parts.join(' | ')}`);
   }
@@ -217,7 +287,8 @@ export function exportStateDict(model: tf.LayersModel): Map<string, { shape: num
 
 /**
  * Import PyTorch weights from a `.safetensors` file (path, Node only) or its bytes into `model`; see
- * {@link loadStateDict} for the name mapping and errors. Supports F32, F16, BF16 and F64 tensors.
+ * {@link loadStateDict} for the name mapping and errors. Supports F32, F16, BF16 and F64 tensors. The file is fully
+ * validated by {@link decodeSafetensors} (offsets, sizes, no overlaps) before any tensor is decoded.
  */
 export async function loadPyTorchWeights(
   model: tf.LayersModel,

@@ -18,14 +18,14 @@ export function resolveHead(head: RunConfig['model']['head'], loss: LossName): '
  */
 export async function buildModel(
   backbone: BackboneName,
-  options: { numClasses: number; head: 'cosine' | 'dense'; inputShape: [number, number, number]; pretrained?: string | null },
+  options: { numClasses: number; head: 'cosine' | 'dense'; inputShape: [number, number, number]; pretrained?: string | null; seed?: number },
 ): Promise<tf.LayersModel> {
   if (backbone === 'tiny') {
     if (options.pretrained) throw new Error('model.pretrained needs a backbone from @longtail/backbones, not "tiny"');
     return tinyModel(options);
   }
   const factory = backbones[backbone];
-  const model = factory({ numClasses: options.numClasses, head: options.head, inputShape: options.inputShape });
+  const model = factory({ numClasses: options.numClasses, head: options.head, inputShape: options.inputShape, seed: options.seed });
   if (options.pretrained) {
     try {
       await loadPyTorchWeights(model, options.pretrained, { skipClassifier: true });
