@@ -23,6 +23,7 @@ export {
   type WebGpuSetup,
   type WebGpuSetupOptions,
 } from './webgpu/setup.js';
+export { registerWebGpuTrainingKernels, WEBGPU_TRAINING_KERNELS } from './webgpu/register.js';
 export { installedWasmPath, setUpWasmBackend, type WasmSetup } from './wasm/setup.js';
 export { conv2dBackpropFilterWasm, conv2dBackpropInputWasm } from './wasm/convolution.js';
 export { FUSED_BATCH_NORM_GRAD_KERNEL } from './wasm/batch-norm.js';
