@@ -13,7 +13,7 @@
  *   --train-limit <n>     then keep a seeded random n-image subset (default all)
  *   --test-limit <n>      evaluate on n of the 10,000 test images (default 2000)
  *   --batch-size <n>      batch size of both stages (default 128)
- *   --backend <name>      auto (default: the fastest available), native, wasm, cpu, tensorflow
+ *   --backend <name>      auto (default: the fastest available), webgpu, native, wasm, cpu, tensorflow
  *   --out <dir>           run directories go to <dir>/ce and <dir>/gcl (default runs/demo)
  * Every other `--key.path value` is passed to `longtail train` as a config override for both runs.
  * Environment variables LONGTAIL_DEMO_EPOCHS, LONGTAIL_DEMO_BACKBONE, … (the option name in capitals) set defaults.
