@@ -53,6 +53,8 @@ export interface NativeAddon {
   setNumThreads(threads: number): number;
   getConvolutionAlgorithm(): ConvolutionAlgorithm;
   setConvolutionAlgorithm(algorithm: ConvolutionAlgorithm): ConvolutionAlgorithm;
+  getDeterministic(): boolean;
+  setDeterministic(on: boolean): boolean;
 }
 
 const moduleFile = typeof __filename === 'string' ? __filename : fileURLToPath(import.meta.url);
@@ -64,12 +66,25 @@ export function nativeAddonPath(): string {
   return process.env.LONGTAIL_NATIVE_ADDON ?? path.join(packageRoot, 'build', 'Release', 'longtail_native.node');
 }
 
+/**
+ * `LONGTAIL_NATIVE_DETERMINISTIC`: `1`/`true`/`on` or `0`/`false`/`off` (any case); unset or empty = the default.
+ * @throws Error naming the variable for any other value.
+ */
+export function parseDeterministicSetting(setting: string | undefined): boolean | undefined {
+  if (setting === undefined || setting.trim() === '') return undefined;
+  const value = setting.trim().toLowerCase();
+  if (value === '1' || value === 'true' || value === 'on') return true;
+  if (value === '0' || value === 'false' || value === 'off') return false;
+  throw new Error(`LONGTAIL_NATIVE_DETERMINISTIC must be 1, 0, true, false, on or off, got '${setting}'`);
+}
+
 let cachedAddon: NativeAddon | undefined;
 let cachedError: Error | undefined;
 
 /**
  * Loads the compiled addon (once; later calls return the same object).
- * Thread count: `LONGTAIL_NUM_THREADS` if set, else the number of cores.
+ * Thread count: `LONGTAIL_NUM_THREADS` if set, else the number of cores. Deterministic reductions:
+ * `LONGTAIL_NATIVE_DETERMINISTIC` if set, else on.
  * @throws Error naming the path and the cause when the addon is missing or fails to load.
  */
 export function loadNativeAddon(): NativeAddon {
@@ -94,6 +109,8 @@ export function loadNativeAddon(): NativeAddon {
       }
       addon.setNumThreads(count);
     }
+    const deterministic = parseDeterministicSetting(process.env.LONGTAIL_NATIVE_DETERMINISTIC);
+    if (deterministic !== undefined) addon.setDeterministic(deterministic);
     cachedAddon = addon;
     return addon;
   } catch (error) {

@@ -36,6 +36,12 @@ export interface RegisterNativeBackendOptions {
    * while the 'native' backend is active (other backends keep tfjs' own computation). Default true.
    */
   fuseGradients?: boolean;
+  /**
+   * Sum the reductions whose work is split among threads (the convolution filter gradients) in a fixed order, so
+   * that results are bit-identical from run to run for the same inputs and thread count (and for any thread count
+   * up to 16). Default: `LONGTAIL_NATIVE_DETERMINISTIC`, else true. See {@link setDeterministic}.
+   */
+  deterministic?: boolean;
 }
 
 /** What {@link registerNativeBackend} set up. */
@@ -44,6 +50,8 @@ export interface NativeBackendInfo {
   simdLevel: SimdLevel;
   detectedSimdLevel: SimdLevel;
   threads: number;
+  /** Whether reductions are summed in a fixed order (see {@link setDeterministic}). */
+  deterministic: boolean;
   /** Kernels served by native code (with a cpu fallback for unsupported cases). */
   nativeKernels: string[];
   /** Kernels copied unchanged from the cpu backend. */
@@ -105,6 +113,12 @@ export function registerNativeBackend(options: RegisterNativeBackendOptions = {}
     }
     addon.setNumThreads(options.threads);
   }
+  if (options.deterministic !== undefined) {
+    if (typeof options.deterministic !== 'boolean') {
+      throw new TypeError(`registerNativeBackend: options.deterministic must be a boolean, got ${String(options.deterministic)}`);
+    }
+    addon.setDeterministic(options.deterministic);
+  }
   const environmentLevel = process.env.LONGTAIL_SIMD as SimdLevel | undefined;
   const level = options.simdLevel ?? (environmentLevel || undefined);
   if (level !== undefined) setSimdLevel(level);
@@ -148,12 +162,18 @@ export function registerNativeBackend(options: RegisterNativeBackendOptions = {}
       simdLevel: addon.getSimdLevel(),
       detectedSimdLevel: addon.getDetectedSimdLevel(),
       threads: addon.getNumThreads(),
+      deterministic: addon.getDeterministic(),
       nativeKernels: [...nativeKernelNames],
       cpuKernels: cpuKernels.length - nativeKernelNames.filter((name) => cpuByName.has(name)).length,
     };
   }
   if (options.fuseGradients ?? true) installNativeGradients();
-  registered = { ...registered, simdLevel: addon.getSimdLevel(), threads: addon.getNumThreads() };
+  registered = {
+    ...registered,
+    simdLevel: addon.getSimdLevel(),
+    threads: addon.getNumThreads(),
+    deterministic: addon.getDeterministic(),
+  };
   return { ...registered };
 }
 
@@ -218,6 +238,27 @@ export function setNumThreads(threads: number): number {
     throw new RangeError(`setNumThreads: threads must be an integer in 1..256, got ${threads}`);
   }
   return loadNativeAddon().setNumThreads(threads);
+}
+
+/**
+ * Deterministic reductions (default on, or `LONGTAIL_NATIVE_DETERMINISTIC`). The only native kernels whose work
+ * items add into shared sums are the convolution filter gradients (`Conv2DBackpropFilter`, both algorithms); on,
+ * each fixed range of work items (16 ranges, or one per thread above 16 threads) accumulates into its own partial
+ * sum, in order, and the partials are added in range order, so the result depends only on the inputs and shapes:
+ * bit-identical between runs, and for every thread count from 1 to 16. Off, one partial sum per thread: which
+ * items each thread runs depends on timing, so the last bits vary from run to run. Every other native kernel is
+ * deterministic either way (see docs/backend-native.md, "Determinism"). Applies process-wide.
+ * @returns the setting now in use.
+ * @throws TypeError naming `on` unless it is a boolean.
+ */
+export function setDeterministic(on: boolean): boolean {
+  if (typeof on !== 'boolean') throw new TypeError(`setDeterministic: on must be a boolean, got ${String(on)}`);
+  return loadNativeAddon().setDeterministic(on);
+}
+
+/** Whether reductions are summed in a fixed order (see {@link setDeterministic}). @throws when the addon is unavailable. */
+export function getDeterministic(): boolean {
+  return loadNativeAddon().getDeterministic();
 }
 
 /**

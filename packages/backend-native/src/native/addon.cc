@@ -543,6 +543,25 @@ static napi_value SetConvolutionAlgorithm(napi_env env, napi_callback_info info)
   return GetConvolutionAlgorithm(env, info);
 }
 
+// setDeterministic(on): reductions summed in a fixed order (default) or per thread (see common.h).
+static napi_value GetDeterministic(napi_env env, napi_callback_info) {
+  napi_value v;
+  napi_get_boolean(env, deterministic_reductions.load(), &v);
+  return v;
+}
+static napi_value SetDeterministic(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  bool on = false;
+  if (argc < 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "deterministic must be a boolean");
+    return nullptr;
+  }
+  deterministic_reductions.store(on);
+  return GetDeterministic(env, info);
+}
+
 static napi_value GetNumThreads(napi_env env, napi_callback_info) {
   napi_value v;
   napi_create_int32(env, pool_threads(), &v);
@@ -602,6 +621,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"setNumThreads", SetNumThreads},
       {"getConvolutionAlgorithm", GetConvolutionAlgorithm},
       {"setConvolutionAlgorithm", SetConvolutionAlgorithm},
+      {"getDeterministic", GetDeterministic},
+      {"setDeterministic", SetDeterministic},
   };
   for (const Entry& entry : entries) {
     napi_value function;

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -161,6 +162,21 @@ struct BinaryArgs {
 
 // Convolution algorithm, shared by every SIMD level: 0 = auto (direct convolutions where they apply), 1 = im2col + GEMM.
 inline std::atomic<int> conv_algorithm{0};
+
+// Deterministic reductions (default on; setDeterministic / LONGTAIL_NATIVE_DETERMINISTIC). Every reduction whose
+// work items are handed out dynamically accumulates into partial sums that belong to a fixed range of work items,
+// not to whichever thread ran them, and the partials are added in index order, so a result depends only on the
+// shapes and the inputs: not on thread timing, and not on the thread count up to REDUCTION_GROUPS threads.
+// Off, the filter gradients keep one partial sum per thread (summed in thread order): work items then land in
+// different partials from run to run and the float rounding of the sum changes.
+inline std::atomic<bool> deterministic_reductions{true};
+constexpr long REDUCTION_GROUPS = 16;
+
+// Number of partial sums (groups of consecutive work items) a deterministic reduction over `tasks` work items uses:
+// REDUCTION_GROUPS, or one per thread beyond that many threads, and never more than there are work items.
+inline long reduction_groups(long tasks, int threads) {
+  return std::max<long>(1, std::min<long>(tasks, std::max<long>(REDUCTION_GROUPS, threads)));
+}
 
 // One SIMD level's kernels, by function pointer (each level is its own translation unit: kernels_<level>.cc).
 struct KernelTable {

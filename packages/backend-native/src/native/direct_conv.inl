@@ -7,7 +7,8 @@
 // displacement) and the K loop runs over taps x Cin. B is the filter, copied into NV*VW-wide column chunks.
 // Input gradient (stride 1): the same kernel on dy with the filter rotated 180 degrees, Cin/Cout swapped.
 // Filter gradient: per tap, dW_tap[ci][co] += x[m][ci] * dy[m][co] accumulated over the task's pixels in an
-// MR (ci) x NV (co vectors) register tile, reading the slab and dy in place; per-thread partial sums.
+// MR (ci) x NV (co vectors) register tile, reading the slab and dy in place; partial sums per fixed group of
+// work items, added in order (sum_over_work_items in kernels.inl), so the result does not depend on thread timing.
 //
 // Supported: Cin a multiple of 16 with stride * Cin in {16, 32, 64, 128}, Cout a multiple of VW (the
 // forward kernel reads Cin in blocks of 16); anything else returns false and the im2col path runs.
@@ -474,14 +475,11 @@ static bool direct_conv2d_backprop_filter(const ConvShape& s, const float* x, co
   const long slab_cols = (long)(s.ow - 1) * s.sw + (long)(s.kw - 1) * s.dw + 1;
   const long line = slab_cols * s.cin;
   const long image_size = (long)s.h * s.w * s.cin;
-  const int threads = pool_threads();
-  std::vector<std::vector<float>> partial(threads);
-  parallel_for((long)s.n * row_blocks, [&](long task, int thread) {
+  // Summed over work items in a fixed order unless deterministic reductions are off (sum_over_work_items).
+  sum_over_work_items((long)s.n * row_blocks, K * s.cout, dw, [&](long task, float* sum) {
     const long n = task / row_blocks, oh0 = (task % row_blocks) * rows_per_task;
     const long rows = std::min(rows_per_task, s.oh - oh0);
     const long slab_rows = (rows - 1) * s.sh + (long)(s.kh - 1) * s.dh + 1;
-    std::vector<float>& sum = partial[thread];
-    if (sum.empty()) sum.assign((size_t)K * s.cout, 0.f);
     static thread_local std::vector<float> slab;
     if (slab.size() < (size_t)(slab_rows * line)) slab.resize((size_t)(slab_rows * line));
     fill_slab(s, x + n * image_size, oh0 * s.sh - s.pt, slab_rows, -s.pl, slab_cols, slab.data());
@@ -489,7 +487,7 @@ static bool direct_conv2d_backprop_filter(const ConvShape& s, const float* x, co
     if (fused) {
       for (int th = 0; th < s.kh; th++) {
         const float* x_row = slab.data() + (long)th * s.dh * line;
-        float* dw_row = sum.data() + (long)th * s.kw * s.cin * s.cout;
+        float* dw_row = sum + (long)th * s.kw * s.cin * s.cout;
         for (long ci = 0; ci < s.cin; ci += FUSED_MR)
           for (long co = 0; co < s.cout; co += VW)
             filter_tile_row3<FUSED_MR, 1>(x_row + ci, s.sh * line, s.cin, dy_block + co, s.cout, rows, s.ow,
@@ -500,19 +498,12 @@ static bool direct_conv2d_backprop_filter(const ConvShape& s, const float* x, co
     for (int th = 0; th < s.kh; th++)
       for (int tw = 0; tw < s.kw; tw++) {
         const float* x_tap = slab.data() + (long)th * s.dh * line + (long)tw * s.dw * s.cin;
-        float* dw_tap = sum.data() + ((long)th * s.kw + tw) * s.cin * s.cout;
+        float* dw_tap = sum + ((long)th * s.kw + tw) * s.cin * s.cout;
         for (long ci = 0; ci < s.cin; ci += mr)
           for (long co = 0; co < s.cout; co += (long)nv * VW)
             tile(x_tap + ci, s.sh * line, (long)s.sw * s.cin, dy_block + co, s.cout, rows, s.ow, dw_tap + ci * s.cout + co);
       }
   });
-  const long total = K * s.cout;
-  std::memset(dw, 0, sizeof(float) * total);
-  for (int t = 0; t < threads; t++) {
-    if (partial[t].empty()) continue;
-    const float* p = partial[t].data();
-    for (long i = 0; i < total; i++) dw[i] += p[i];
-  }
   return true;
 }
 

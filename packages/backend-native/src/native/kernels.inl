@@ -335,6 +335,62 @@ static bool is_pointwise(const ConvShape& s) {
   return s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pt == 0 && s.pl == 0 && s.oh == s.h && s.ow == s.w;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Sum over work items: out[0, size) = the sum of what every work item `task` in [0, tasks) adds into a zeroed
+// buffer with `body(task, sum)` (the filter gradients: one work item per block of pixels).
+// Deterministic (default): the work items are split into reduction_groups() fixed ranges of consecutive items, a
+// function of `tasks` alone (up to REDUCTION_GROUPS threads); each range is one parallel job that runs its items in
+// order into its own partial sum, and the partials are added element by element in range order. So the result
+// does not depend on which thread ran what, or when. Otherwise one partial per thread (fewer buffers to clear and
+// add, but the items each partial gets, hence the rounding, vary from run to run). Partial 0 is `out` itself.
+template <typename Body>
+static void sum_over_work_items(long tasks, long size, float* out, Body&& body) {
+  if (size <= 0) return;
+  if (tasks <= 0) {
+    std::memset(out, 0, sizeof(float) * size);
+    return;
+  }
+  const int threads = pool_threads();
+  const bool fixed = deterministic_reductions.load(std::memory_order_relaxed);
+  const long partials = fixed ? reduction_groups(tasks, threads) : threads;
+  std::unique_ptr<float[]> storage(partials > 1 ? new float[(size_t)(partials - 1) * size] : nullptr);
+  std::vector<char> used((size_t)partials, 0);
+  auto partial = [&](long index) { return index == 0 ? out : storage.get() + (index - 1) * size; };
+  if (fixed) {
+    parallel_for(partials, [&](long group, int) {
+      float* sum = partial(group);
+      std::memset(sum, 0, sizeof(float) * size);
+      used[(size_t)group] = 1;
+      const long t0 = tasks * group / partials, t1 = tasks * (group + 1) / partials;
+      for (long t = t0; t < t1; t++) body(t, sum);
+    });
+  } else {
+    parallel_for(tasks, [&](long task, int thread) {
+      float* sum = partial(thread);
+      if (!used[(size_t)thread]) {
+        std::memset(sum, 0, sizeof(float) * size);
+        used[(size_t)thread] = 1;
+      }
+      body(task, sum);
+    });
+    if (!used[0]) std::memset(out, 0, sizeof(float) * size);
+  }
+  if (partials == 1) return;
+  // Element-wise, partials in index order; split by element ranges (each element's order is the same either way).
+  const long chunk = 4096, chunks = (size + chunk - 1) / chunk;
+  auto add = [&](long c, int) {
+    const long i0 = c * chunk, i1 = std::min(size, i0 + chunk);
+    for (long p = 1; p < partials; p++) {
+      if (!used[(size_t)p]) continue;
+      const float* __restrict src = partial(p);
+      float* __restrict dst = out;
+      for (long i = i0; i < i1; i++) dst[i] += src[i];
+    }
+  };
+  if (size * partials < 262144) for (long c = 0; c < chunks; c++) add(c, 0);
+  else parallel_for(chunks, add);
+}
+
 #include "direct_conv.inl"
 
 static void conv2d(const ConvShape& s, const float* x, const float* filter, const float* bias, bool relu, float* y) {
@@ -395,22 +451,19 @@ static void conv2d_backprop_input(const ConvShape& s, const float* dy, const flo
   });
 }
 
-// dW^T [Cout x K] = dy^T [Cout x M] * col [M x K], reduced over row blocks with one partial
-// sum per thread, then transposed into dW [K x Cout].
+// dW^T [Cout x K] = dy^T [Cout x M] * col [M x K], summed over row blocks (sum_over_work_items), then transposed
+// into dW [K x Cout].
 static void conv2d_backprop_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
   if (direct_conv2d_backprop_filter(s, x, dy, dw)) return;
   const long M = (long)s.n * s.oh * s.ow, K = (long)s.kh * s.kw * s.cin, N = s.cout;
   const long rows_per_task = block_rows(K);  // a multiple of KC: whole reduction panels
   const long tasks = (M + rows_per_task - 1) / rows_per_task;
-  const int threads = pool_threads();
-  std::vector<std::vector<float>> partial(threads);
   const bool pointwise = is_pointwise(s);
   const long padded_n = round_up(N, ROW_ALIGN);
-  parallel_for(tasks, [&](long task, int thread) {
+  std::vector<float> dw_t((size_t)N * K);
+  sum_over_work_items(tasks, N * K, dw_t.data(), [&](long task, float* sum) {
     long m0 = task * rows_per_task, rows = std::min(rows_per_task, M - m0);
     long k_rows = round_up(rows, KC), panels = k_rows / KC, stride = padded_n * KC;
-    std::vector<float>& sum = partial[thread];
-    if (sum.empty()) sum.assign((size_t)N * K, 0.f);
     static thread_local std::vector<float> col, a;
     // A = dy^T in the k-blocked layout: panel p, row c holds dy[m0 + p*KC + kk][c].
     a.assign((size_t)panels * stride, 0.f);
@@ -432,15 +485,10 @@ static void conv2d_backprop_filter(const ConvShape& s, const float* x, const flo
       }
       b = col.data();
     }
-    gemm(N, K, panels, a.data(), stride, b, K, sum.data(), K, Epilogue{true, nullptr, false});
+    gemm(N, K, panels, a.data(), stride, b, K, sum, K, Epilogue{true, nullptr, false});
   });
   for (long k = 0; k < K; k++)
-    for (long c = 0; c < N; c++) {
-      float total = 0.f;
-      for (int t = 0; t < threads; t++)
-        if (!partial[t].empty()) total += partial[t][c * K + k];
-      dw[k * N + c] = total;
-    }
+    for (long c = 0; c < N; c++) dw[k * N + c] = dw_t[c * K + k];
 }
 
 // C[b] = op(A[b]) * op(B[b]) (+ bias[N]) (relu); batch strides 0 broadcast a single matrix.
