@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InMemoryImageDataset, classCounts, imbalancedCounts, longTailedSubset, makeLongTailed } from '../src/index';
-import { sharedAvailable, sharedDirectory } from './helpers';
+import { requireShared, sharedAvailable, sharedDirectory, skipWithoutShared } from './helpers';
 
 interface ProfileCase {
   dataset: string;
@@ -26,8 +26,9 @@ function balancedSet(numClasses: number, perClass: number): InMemoryImageDataset
   return new InMemoryImageDataset({ images, labels, height: 1, width: 1, channels: 1, numClasses });
 }
 
-describe.skipIf(!sharedAvailable)('imbalancedCounts against the reference get_img_num_per_cls', () => {
+describe.skipIf(skipWithoutShared)('imbalancedCounts against the reference get_img_num_per_cls', () => {
   it('has golden cases for both profiles and both data sets', () => {
+    requireShared();
     const cases = Object.values(golden);
     expect(cases.length).toBeGreaterThanOrEqual(6);
     expect(new Set(cases.map((c) => c.imb_type))).toEqual(new Set(['exp', 'step']));

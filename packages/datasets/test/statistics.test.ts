@@ -1,11 +1,13 @@
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { classCounts, loadImageNetLT, loadPlacesLT, manyMediumFew, readSplitFile } from '../src/index';
-import { sharedAvailable, sharedDirectory } from './helpers';
+import { requireShared, sharedDirectory, skipWithoutShared } from './helpers';
 
 const splits = path.join(sharedDirectory, 'splits');
 
-describe.skipIf(!sharedAvailable)('class statistics of the real benchmark split files', () => {
+describe.skipIf(skipWithoutShared)('class statistics of the real benchmark split files', () => {
+  beforeAll(requireShared);
+
   it('Places-LT train: 62,500 images, 365 classes, max 4980, min 5, 131 / 163 / 71 many / medium / few', async () => {
     const dataset = await loadPlacesLT({ splitFile: path.join(splits, 'Places_LT_train.txt'), root: sharedDirectory });
     expect(dataset.length).toBe(62500);

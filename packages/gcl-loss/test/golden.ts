@@ -7,7 +7,13 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 export const sharedDir = process.env.LONGTAIL_SHARED ?? path.resolve(repoRoot, '../shared');
 export const goldenDir = path.join(sharedDir, 'golden');
 export const hasGolden = existsSync(goldenDir);
+/** Under CI (`CI=true`) the shared material is part of the environment: its absence is a failure, not a skip. */
+export const sharedRequired = process.env.CI === 'true';
 if (!hasGolden) {
+  if (sharedRequired) {
+    // Thrown at import: every test file that reads golden values fails, naming the missing directory.
+    throw new Error(`[gcl-loss tests] CI=true but ${goldenDir} is absent: the golden-value tests cannot run (set LONGTAIL_SHARED)`);
+  }
   console.warn(`[gcl-loss tests] ${goldenDir} is absent: golden-value tests are skipped (set LONGTAIL_SHARED).`);
 }
 

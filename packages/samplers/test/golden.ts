@@ -7,8 +7,16 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 export const sharedDir = process.env.LONGTAIL_SHARED ?? path.resolve(repoRoot, '../shared');
 export const goldenDir = path.join(sharedDir, 'golden');
 export const hasGolden = existsSync(goldenDir);
+/** Under CI (`CI=true`) the shared material is part of the environment: its absence is a failure, not a skip. */
+export const sharedRequired = process.env.CI === 'true';
+/** Why a golden-value test is skipped (outside CI only). */
+export const goldenMissingMessage = `${goldenDir} is absent: golden-value tests are skipped (set LONGTAIL_SHARED)`;
 if (!hasGolden) {
-  console.warn(`[samplers tests] ${goldenDir} is absent: golden-value tests are skipped (set LONGTAIL_SHARED).`);
+  if (sharedRequired) {
+    // Thrown at import: every test file that reads golden values fails, naming the missing directory.
+    throw new Error(`[samplers tests] CI=true but ${goldenDir} is absent: the golden-value tests cannot run (set LONGTAIL_SHARED)`);
+  }
+  console.warn(`[samplers tests] ${goldenMissingMessage}.`);
 }
 
 export function readGolden<T = any>(file: string): T {
