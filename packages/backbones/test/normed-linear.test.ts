@@ -32,6 +32,8 @@ function disposeLayer(layer: NormedLinear): void {
   for (const weight of layer.weights) weight.dispose();
 }
 
+if (!sharedAvailable && process.env.CI === 'true') throw new Error(`${goldenPath} not found: CI must run the golden tests`);
+
 describe.skipIf(!sharedAvailable)('NormedLinear against the authors’ PyTorch golden values', () => {
   if (!sharedAvailable) console.warn(`skipping NormedLinear golden tests: ${goldenPath} not found`);
   it.each(cases.map((testCase) => [testCase.name, testCase] as const))('%s: forward and gradients of sum(out·G)', (_, testCase) => {

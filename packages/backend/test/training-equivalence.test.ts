@@ -99,6 +99,7 @@ describe('five ResNet-32 training steps from identical weights', () => {
         expect(Math.abs(nativeLosses[step] - cpuLosses[step]), `native step ${step}`).toBeLessThanOrEqual(1e-3);
       }
     } else {
+      if (process.env.CI === 'true') throw new Error(`native backend unavailable under CI=true: ${nativeSkipReason}`);
       console.warn(`native backend skipped: ${nativeSkipReason}`);
     }
 
@@ -157,6 +158,7 @@ describe('no leak over many training steps', () => {
   it('native backend: tensor count flat over 200 steps and RSS flat over the last 100 (skipped when the addon is absent)', async (context) => {
     const skipReason = await nativeOrSkipReason();
     if (skipReason !== undefined) {
+      if (process.env.CI === 'true') throw new Error(`native backend unavailable under CI=true: ${skipReason}`);
       console.warn(`native leak test skipped: ${skipReason}`);
       context.skip();
     }
