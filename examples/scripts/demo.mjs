@@ -72,7 +72,8 @@ async function main() {
   console.log(`longtail demo: Fashion-MNIST-LT (imbalance 100, ${maxPerClass} … ${Math.floor(maxPerClass / 100)} images per class), ${option('backbone')}, ${epochs} stage-1 epochs (+${stage2Epochs} stage-2 epochs for GCL), batch ${batchSize}`);
   for (const run of runs) {
     console.log(`\n=== ${run.label} → ${path.relative(process.cwd(), run.dir) || '.'}`);
-    const code = await runLongtail(['train', '--config', path.join(examplesDirectory, 'fashion-mnist-lt', 'configs', run.config), '--outputDir', run.dir, ...common, ...run.extra, ...passThrough]);
+    // A demo re-run replaces the previous demo's runs (the trainer refuses a non-empty run directory otherwise).
+    const code = await runLongtail(['train', '--config', path.join(examplesDirectory, 'fashion-mnist-lt', 'configs', run.config), '--outputDir', run.dir, '--overwrite', ...common, ...run.extra, ...passThrough]);
     if (code !== 0) {
       console.error(`longtail demo: the ${run.label} run failed (exit ${code})`);
       return code;

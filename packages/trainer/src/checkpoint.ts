@@ -7,14 +7,13 @@
  * fsync'ed, so a reader sees either the old complete file or the new complete file, never a mix, whenever the
  * writing process dies. This module has no TensorFlow.js dependency (`@longtail/trainer/checkpoint`).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, readdir, rename, unlink, mkdir } from 'node:fs/promises';
-import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic';
 
 const MAGIC = Buffer.from('LONGTAIL-CKPT\n', 'latin1');
 export const CHECKPOINT_FORMAT_VERSION = 1;
 const PREFIX_BYTES = MAGIC.length + 8;
-const TEMPORARY_MARKER = '.tmp-';
 
 export type CheckpointDtype = 'float32' | 'int32';
 
@@ -30,6 +29,8 @@ export interface TensorRecord {
 export interface Checkpoint<Meta = Record<string, unknown>> {
   meta: Meta;
   tensors: Record<string, TensorRecord[]>;
+  /** Set on a loaded checkpoint: the SHA-256 of its payload (the tensors), as verified. */
+  payloadSha256?: string;
 }
 
 interface TensorEntry {
@@ -83,8 +84,10 @@ function validateRecord(group: string, record: TensorRecord): void {
 /**
  * Writes `checkpoint` to `filePath` atomically: temporary file in the same directory, fsync, rename, directory
  * fsync. Concurrent readers and a crash at any moment see either the previous file or the complete new one.
+ * A failed write throws a `FileWriteError` naming the file (ENOSPC, EROFS, …).
+ * @returns the payload's SHA-256 (hex), as recorded in the header.
  */
-export async function saveCheckpoint(filePath: string, checkpoint: Checkpoint<unknown>): Promise<void> {
+export async function saveCheckpoint(filePath: string, checkpoint: Checkpoint<unknown>): Promise<string> {
   if (typeof filePath !== 'string' || filePath.length === 0) throw new TypeError('filePath must be a non-empty string');
   if (!checkpoint || typeof checkpoint !== 'object') throw new TypeError('checkpoint must be an object { meta, tensors }');
   const entries: TensorEntry[] = [];
@@ -116,40 +119,17 @@ export async function saveCheckpoint(filePath: string, checkpoint: Checkpoint<un
   prefix.writeUInt32LE(CHECKPOINT_FORMAT_VERSION, MAGIC.length);
   prefix.writeUInt32LE(headerBytes.length, MAGIC.length + 4);
 
-  const directory = path.dirname(path.resolve(filePath));
-  await mkdir(directory, { recursive: true });
-  const temporary = path.join(directory, `.${path.basename(filePath)}${TEMPORARY_MARKER}${process.pid}-${randomBytes(4).toString('hex')}`);
-  const handle = await open(temporary, 'w');
-  try {
-    for (const chunk of [prefix, headerBytes, ...chunks]) {
-      let written = 0;
-      while (written < chunk.byteLength) {
-        const { bytesWritten } = await handle.write(chunk, written, chunk.byteLength - written);
-        written += bytesWritten;
-      }
-    }
-    await handle.sync();
-  } catch (error) {
-    await handle.close().catch(() => undefined);
-    await unlink(temporary).catch(() => undefined);
-    throw error;
+  await writeFileAtomic(filePath, [prefix, headerBytes, ...chunks]);
+  return header.payloadSha256;
+}
+
+/** The SHA-256 of a checkpoint's payload (what {@link saveCheckpoint} returns and the header records), without writing. */
+export function checkpointPayloadSha256(tensors: Checkpoint<unknown>['tensors']): string {
+  const hash = createHash('sha256');
+  for (const records of Object.values(tensors ?? {})) {
+    for (const record of records) hash.update(new Uint8Array(record.data.buffer, record.data.byteOffset, record.data.byteLength));
   }
-  await handle.close();
-  try {
-    await rename(temporary, filePath);
-  } catch (error) {
-    await unlink(temporary).catch(() => undefined);
-    throw error;
-  }
-  // The rename is durable only once the directory entry is on disk.
-  const directoryHandle = await open(directory, 'r');
-  try {
-    await directoryHandle.sync();
-  } catch {
-    // Some file systems refuse fsync on a directory; the rename is still atomic there.
-  } finally {
-    await directoryHandle.close();
-  }
+  return hash.digest('hex');
 }
 
 /**
@@ -213,18 +193,7 @@ export function decodeCheckpoint<Meta = Record<string, unknown>>(buffer: Uint8Ar
     const data = entry.dtype === 'float32' ? new Float32Array(copy.buffer) : new Int32Array(copy.buffer);
     (tensors[entry.group] ??= []).push({ name: entry.name, shape: entry.shape, dtype: entry.dtype, data });
   }
-  return { meta: header.meta as Meta, tensors };
+  return { meta: header.meta as Meta, tensors, payloadSha256: digest };
 }
 
-/** Removes temporary files that a killed writer left in `directory` (never a finished checkpoint). */
-export async function removeStaleTemporaryFiles(directory: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(directory);
-  } catch {
-    return [];
-  }
-  const stale = names.filter((name) => name.startsWith('.') && name.includes(TEMPORARY_MARKER));
-  await Promise.all(stale.map((name) => unlink(path.join(directory, name)).catch(() => undefined)));
-  return stale;
-}
+export { removeStaleTemporaryFiles, FileWriteError } from './atomic';

@@ -2,7 +2,7 @@
  * The `longtail` command line: `train`, `eval`, `report`, `info`. Exit codes: 0 success, 1 failure while
  * running, 2 bad usage or invalid config. Errors are one readable line on stderr (`longtail: error: …`).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
   BACKEND_NAMES,
@@ -42,20 +42,25 @@ Usage: longtail <command> [options]
 
 Commands:
   train    train a model: two-stage GCL by default, or one-stage / DRW baselines
-  eval     evaluate a run's checkpoint on the test set (writes results.json)
+  eval     evaluate a run's checkpoint on the test set (writes results/eval-<checkpoint>.json)
   report   rebuild a run's self-contained report.html
   info     data set statistics: class counts, many/medium/few split, GCL cloud sizes
 
 Run \`longtail <command> --help\` for the options of a command.
 Exit codes: 0 success, 1 failure while running, 2 bad usage or invalid config.`,
-  train: `Usage: longtail train [--config <file.json>] [--<key.path> <value> ...] [--resume] [--print-config]
+  train: `Usage: longtail train [--config <file.json>] [--<key.path> <value> ...] [--resume | --overwrite] [--print-config]
 
-Trains as the config says and writes into the run's output directory: config.json (the resolved config),
-metrics.jsonl, checkpoints (stage1-last.ckpt, stage1-best.ckpt, ...), results.json per evaluation and report.html.
+Trains as the config says and writes into the run's output directory (every file atomically): run.json (the run's
+fingerprint), config.json (the resolved config), metrics.jsonl, checkpoints (stage1-last.ckpt, stage1-best.ckpt, ...),
+results and report.html. The directory is locked while a run trains (.lock); a fresh run needs an empty directory.
 
 Options:
   --config <file>        JSON config (see docs/trainer.md); flags below override its keys
-  --resume               continue from the last checkpoint in the output directory, exactly
+  --resume               continue from the last checkpoint in the output directory, exactly; refused when the
+                         config or data differ from the run's (the differing keys are listed)
+  --allow-changed <keys> with --resume: let these resume-safe keys differ (backend, evaluation.batchSize,
+                         checkpoint.keepEveryEpoch; comma-separated)
+  --overwrite            delete an old run's files in the output directory first, then train afresh
   --print-config         print the resolved config and exit
 ${COMMON_HELP}
 
@@ -63,8 +68,9 @@ Config keys (each also a flag, e.g. --stage1.epochs 3; arrays comma-separated; n
 `,
   eval: `Usage: longtail eval --run <dir> [--checkpoint best|last|<file>]
 
-Evaluates a checkpoint of a finished or interrupted run on its test set and writes results.json
-(top-1, top-5, per class, many/medium/few, confusion matrix) into the run directory.
+Evaluates a checkpoint of a finished or interrupted run on its test set and writes results/eval-<checkpoint>.json
+(top-1, top-5, per class, many/medium/few, confusion matrix) into the run directory, beside the training's own
+results.json (which it leaves alone).
 
 Options:
   --run <dir>            run directory (holds config.json and the checkpoints)
@@ -96,9 +102,9 @@ interface ParsedArguments {
   overrides: Array<[string, string]>;
 }
 
-const SWITCHES = new Set(['help', 'resume', 'print-config', 'json']);
+const SWITCHES = new Set(['help', 'resume', 'print-config', 'json', 'overwrite']);
 const COMMAND_FLAGS: Record<string, Set<string>> = {
-  train: new Set(['config', 'backend', 'help', 'resume', 'print-config']),
+  train: new Set(['config', 'backend', 'help', 'resume', 'print-config', 'overwrite', 'allow-changed']),
   eval: new Set(['run', 'checkpoint', 'backend', 'help']),
   report: new Set(['run', 'out', 'backend', 'help']),
   info: new Set(['config', 'backend', 'help', 'json']),
@@ -141,11 +147,19 @@ export function parseArguments(command: string, args: string[]): ParsedArguments
 function readConfigFile(file: string, cwd: string): unknown {
   const full = path.resolve(cwd, file);
   if (!existsSync(full)) throw new UsageError(`config file ${file} does not exist`);
+  // A FIFO or device would block the read (or never end): only regular files.
+  if (!statSync(full).isFile()) throw new UsageError(`config file ${file} is not a regular file (a directory, FIFO or device)`);
+  let value: unknown;
   try {
-    return JSON.parse(readFileSync(full, 'utf8'));
+    value = JSON.parse(readFileSync(full, 'utf8'));
   } catch (error) {
     throw new UsageError(`config file ${file} is not valid JSON: ${(error as Error).message}`);
   }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    const kind = Array.isArray(value) ? 'an array' : value === null ? 'null' : `a ${typeof value} (${JSON.stringify(value).slice(0, 40)})`;
+    throw new UsageError(`config file ${file} must hold a JSON object of config keys, got ${kind}`);
+  }
+  return value;
 }
 
 /** Config file + CLI overrides → resolved config (throws ConfigError naming the key). */
@@ -188,7 +202,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           io.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
           return 0;
         }
-        await commands.trainCommand(config, { resume: parsed.flags.has('resume'), io });
+        const allowChanged = parsed.flags.get('allow-changed');
+        if (parsed.flags.has('resume') && parsed.flags.has('overwrite')) throw new UsageError('--resume and --overwrite exclude each other');
+        if (allowChanged !== undefined && !parsed.flags.has('resume')) throw new UsageError('--allow-changed applies to --resume only');
+        await commands.trainCommand(config, {
+          resume: parsed.flags.has('resume'),
+          overwrite: parsed.flags.has('overwrite'),
+          allowChanged: typeof allowChanged === 'string' ? allowChanged.split(',').map((key) => key.trim()).filter(Boolean) : undefined,
+          io,
+        });
         return 0;
       }
       case 'eval':
@@ -210,7 +232,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
     return 2;
   } catch (error) {
-    const usage = error instanceof UsageError || error instanceof ConfigError;
+    // Refusals about the run directory (locked, not empty, another run's files) are usage errors too.
+    const usage = error instanceof UsageError || error instanceof ConfigError || (error instanceof Error && error.name === 'RunDirectoryError');
     const message = error instanceof Error ? error.message : String(error);
     io.stderr.write(`longtail: error: ${message}\n`);
     if (!usage && io.env.LONGTAIL_DEBUG && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);

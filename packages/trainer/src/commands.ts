@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { CliIo } from './cli-main';
 import { UsageError } from './cli-main';
@@ -9,9 +9,15 @@ import { formatPercent, shotGroups, writeResults } from './evaluation';
 // Production mode for the command line: skips tfjs' debug checks and its "install tfjs-node" banner (we report the backend).
 tf.env().set('PROD', true);
 
-export async function trainCommand(config: RunConfig, options: { resume: boolean; io: CliIo }): Promise<void> {
+export async function trainCommand(config: RunConfig, options: { resume: boolean; overwrite?: boolean; allowChanged?: string[]; io: CliIo }): Promise<void> {
   const { train } = await import('./pipeline');
-  const summary = await train(config, { resume: options.resume, stream: options.io.stdout, cwd: options.io.cwd });
+  const summary = await train(config, {
+    resume: options.resume,
+    overwrite: options.overwrite,
+    allowChanged: options.allowChanged,
+    stream: options.io.stdout,
+    cwd: options.io.cwd,
+  });
   if (summary.final) {
     options.io.stdout.write(
       `top-1 ${formatPercent(summary.final.top1)}%  many ${formatPercent(summary.final.many)}  medium ${formatPercent(summary.final.medium)}  few ${formatPercent(summary.final.few)}\n`,
@@ -23,7 +29,14 @@ function readRunConfig(run: string, cwd: string): { directory: string; config: R
   const directory = path.resolve(cwd, run);
   const configFile = path.join(directory, 'config.json');
   if (!existsSync(configFile)) throw new UsageError(`${run} is not a run directory (no config.json)`);
-  const config = resolveConfig(JSON.parse(readFileSync(configFile, 'utf8')));
+  if (!statSync(configFile).isFile()) throw new UsageError(`${configFile} is not a regular file`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(configFile, 'utf8'));
+  } catch (error) {
+    throw new Error(`${configFile} is not valid JSON (${(error as Error).message}): the run directory is damaged`);
+  }
+  const config = resolveConfig(raw);
   return { directory, config };
 }
 
@@ -53,11 +66,13 @@ export async function evalCommand(options: { run: string; checkpoint: string; ba
   model.restoreModelWeights(network, checkpoint.tensors.model ?? []);
   const result = await pipeline.evaluateModel(network, data, counts, config);
   network.dispose();
-  await writeResults(path.join(directory, 'results.json'), result, { checkpoint: path.relative(directory, file), dataset: config.data.dataset });
+  // Beside the training's own results.json, never over it: results/eval-<checkpoint>.json.
+  const target = path.join(directory, 'results', `eval-${path.basename(file).replace(/\.ckpt$/, '')}.json`);
+  await writeResults(target, result, { checkpoint: path.relative(directory, file), dataset: config.data.dataset });
   options.io.stdout.write(
     `${path.relative(options.io.cwd, file)}: top-1 ${formatPercent(result.top1)}%  top-5 ${formatPercent(result.top5)}%  many ${formatPercent(result.many)}  medium ${formatPercent(
       result.medium,
-    )}  few ${formatPercent(result.few)}\nwrote ${path.join(directory, 'results.json')}\n`,
+    )}  few ${formatPercent(result.few)}\nwrote ${target}\n`,
   );
 }
 
@@ -66,8 +81,8 @@ export async function reportCommand(options: { run: string; out?: string; io: Cl
   const { writeRunReport } = await import('./pipeline');
   const target = await writeRunReport(directory, config, undefined);
   if (options.out) {
-    const { copyFileSync } = await import('node:fs');
-    copyFileSync(target, path.resolve(options.io.cwd, options.out));
+    const { writeFileAtomic } = await import('./atomic');
+    await writeFileAtomic(path.resolve(options.io.cwd, options.out), readFileSync(target));
   }
   options.io.stdout.write(`wrote ${options.out ? path.resolve(options.io.cwd, options.out) : target}\n`);
 }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { ConfigError, leafPaths, resolveWithSchema, schemaAt, type ObjectSchema, type Schema } from './schema';
 
 /** Data sets the trainer knows how to load. */
@@ -321,9 +322,33 @@ function fillLossDefaults(loss: LossConfig, stage: 1 | 2): LossConfig {
   return out as unknown as LossConfig;
 }
 
-/** Checks that need more than one key (epochs vs milestones, thresholds). */
-function crossChecks(config: RunConfig): string[] {
+/**
+ * Where a run may write: `name` is one path segment (it becomes `runs/<name>`), and a relative `outputDir` stays
+ * inside the working directory (an absolute `outputDir` may be anywhere). Empty when both are fine.
+ */
+export function outputPathIssues(config: Pick<RunConfig, 'name' | 'outputDir'>): string[] {
   const issues: string[] = [];
+  const { name, outputDir } = config;
+  if (typeof name === 'string' && (/[/\\\0]/.test(name) || name === '.' || name === '..' || name.trim() === '')) {
+    issues.push(`name must be a plain name (one path segment, it becomes runs/<name>), got ${JSON.stringify(name)}; use outputDir for another place`);
+  }
+  if (typeof outputDir === 'string') {
+    if (outputDir.trim() === '' || outputDir.includes('\0')) issues.push(`outputDir must be a directory path, got ${JSON.stringify(outputDir)}`);
+    else if (!path.isAbsolute(outputDir)) {
+      const normal = path.normalize(outputDir);
+      if (normal === '..' || normal.startsWith(`..${path.sep}`) || normal.split(/[/\\]/).includes('..')) {
+        issues.push(`outputDir ${JSON.stringify(outputDir)} leaves the working directory; give an absolute path to write outside it`);
+      }
+    }
+  }
+  return issues;
+}
+
+const GCL_LOSSES: readonly LossName[] = ['gcl', 'gcl-angular'];
+
+/** Checks that need more than one key (epochs vs milestones, thresholds, empty or contradictory settings). */
+function crossChecks(config: RunConfig): string[] {
+  const issues: string[] = outputPathIssues(config);
   const { stage1, evaluation } = config;
   if (stage1.drw.epoch !== null && stage1.drw.epoch >= Math.max(stage1.epochs, 1)) {
     issues.push(`stage1.drw.epoch must be < stage1.epochs (${stage1.epochs}), got ${stage1.drw.epoch}`);
@@ -338,6 +363,38 @@ function crossChecks(config: RunConfig): string[] {
     ['stage2.loss', config.stage2.loss],
   ] as const) {
     if (loss.name === 'gcl-angular' && loss.m > Math.PI / 2) issues.push(`${path}.m must be <= π/2 for gcl-angular, got ${loss.m}`);
+  }
+  // Empty runs: nothing trained, or a classifier re-trained on a random backbone.
+  const stage2 = config.stage2;
+  if (stage1.epochs === 0 && (!stage2.enabled || stage2.epochs === 0)) {
+    issues.push(`stage1.epochs is 0 and ${stage2.enabled ? 'stage2.epochs is 0' : 'stage2.enabled is false'}: there is nothing to train`);
+  } else if (stage2.enabled && stage2.epochs === 0) {
+    issues.push('stage2.epochs must be > 0 when stage2.enabled is true (set stage2.enabled false for one-stage training)');
+  } else if (stage1.epochs === 0 && stage2.enabled && config.model.pretrained === null) {
+    issues.push(
+      'stage1.epochs is 0 with stage 2 enabled and no model.pretrained: stage 2 would re-train a classifier on a random, frozen backbone (train stage 1, or give model.pretrained)',
+    );
+  }
+  // GCL's noise and margin are defined on cosine logits (|logit| ≤ 1 before the scale s).
+  const head = config.model.head === 'auto' ? (['gcl', 'gcl-angular', 'ldam'].includes(stage1.loss.name) ? 'cosine' : 'dense') : config.model.head;
+  if (head === 'dense') {
+    for (const [keyPath, loss, used] of [
+      ['stage1.loss.name', stage1.loss, stage1.epochs > 0],
+      ['stage2.loss.name', stage2.loss, stage2.enabled],
+    ] as const) {
+      if (used && GCL_LOSSES.includes(loss.name)) {
+        issues.push(
+          `${keyPath} "${loss.name}" needs the cosine classifier, but model.head is ${config.model.head === 'auto' ? `"auto" (dense for stage1.loss.name "${stage1.loss.name}")` : '"dense"'}: set model.head "cosine"`,
+        );
+      }
+    }
+  }
+  const { maxPerClass, factor } = config.data.imbalance;
+  if (maxPerClass !== null && Math.floor(maxPerClass * factor) < 1) {
+    issues.push(
+      `data.imbalance.maxPerClass ${maxPerClass} with data.imbalance.factor ${factor} leaves the rarest class ${maxPerClass * factor} images: ` +
+        `maxPerClass must be at least ${Math.ceil(1 / factor)} at this factor`,
+    );
   }
   if (['imagenet-lt', 'places-lt', 'inaturalist2018'].includes(config.data.dataset) && config.data.trainSplit === null) {
     if (config.data.root === null) {
@@ -366,7 +423,10 @@ export function resolveConfig(input: unknown): RunConfig {
 export function mergeConfig(base: unknown, override: unknown): unknown {
   if (isPlainObject(base) && isPlainObject(override)) {
     const out: Record<string, unknown> = { ...base };
-    for (const [key, value] of Object.entries(override)) out[key] = mergeConfig(base[key], value);
+    for (const [key, value] of Object.entries(override)) {
+      // defineProperty: a key such as "__proto__" stays a key (and is then rejected as unknown), not a prototype.
+      Object.defineProperty(out, key, { value: mergeConfig(Object.hasOwn(base, key) ? base[key] : undefined, value), enumerable: true, writable: true, configurable: true });
+    }
     return out;
   }
   return override === undefined ? base : override;
@@ -409,11 +469,13 @@ export function overridesToObject(overrides: Array<[string, unknown]>): Record<s
   for (const [keyPath, value] of overrides) {
     const parts = keyPath.split('.');
     let node = out;
+    const set = (target: Record<string, unknown>, key: string, item: unknown) =>
+      Object.defineProperty(target, key, { value: item, enumerable: true, writable: true, configurable: true });
     for (const part of parts.slice(0, -1)) {
-      if (!isPlainObject(node[part])) node[part] = {};
+      if (!Object.hasOwn(node, part) || !isPlainObject(node[part])) set(node, part, {});
       node = node[part] as Record<string, unknown>;
     }
-    node[parts[parts.length - 1]] = value;
+    set(node, parts[parts.length - 1], value);
   }
   return out;
 }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
   InMemoryImageDataset,
@@ -22,7 +22,35 @@ import {
   type ImageTransform,
 } from '@longtail/datasets';
 import { SeededRandom } from '@longtail/samplers';
-import type { RunConfig } from './config';
+import { ConfigError, type RunConfig } from './config';
+
+/**
+ * Refuses a path that exists but is not a regular file (a FIFO or device would block the read or never end; a
+ * directory cannot be parsed), naming the config key. A missing file is left to the loader's own message.
+ */
+export function requireRegularFile(file: string, key: string): void {
+  let stats;
+  try {
+    stats = statSync(file);
+  } catch {
+    return;
+  }
+  if (!stats.isFile()) {
+    const kind = stats.isFIFO() ? 'a FIFO' : stats.isDirectory() ? 'a directory' : stats.isCharacterDevice() || stats.isBlockDevice() ? 'a device' : 'not a regular file';
+    throw new ConfigError([`${key} ${file} is ${kind}, not a regular file`]);
+  }
+}
+
+/** Refuses a `data.root` that exists but is not a directory. */
+function requireDirectory(directory: string, key: string): void {
+  let stats;
+  try {
+    stats = statSync(directory);
+  } catch {
+    return;
+  }
+  if (!stats.isDirectory()) throw new ConfigError([`${key} ${directory} is not a directory`]);
+}
 
 /** A labelled image set the pipeline can batch: in memory (CIFAR, Fashion-MNIST) or on disk (ImageNet-LT, …). */
 export type ImageDataset = InMemoryImageDataset | FileImageDataset;
@@ -124,6 +152,7 @@ function inMemoryTransforms(config: RunConfig, train: ImageTransform, evaluation
  */
 export async function loadTrainingData(config: RunConfig): Promise<TrainingData> {
   const { data } = config;
+  if (data.root !== null) requireDirectory(path.resolve(data.root), 'data.root');
   // n_max: data.imbalance.maxPerClass, else the balanced set's images per class.
   const longTailed = (dataset: InMemoryImageDataset, fullPerClass?: number) => {
     const maxPerClass = data.imbalance.maxPerClass ?? fullPerClass;
@@ -183,6 +212,8 @@ export async function loadTrainingData(config: RunConfig): Promise<TrainingData>
       const root = data.root ?? path.dirname(data.trainSplit as string);
       const trainFile = path.resolve(data.trainSplit ?? path.join(root, defaults.train));
       const testFile = path.resolve(data.testSplit ?? path.join(root, defaults.test));
+      requireRegularFile(trainFile, data.trainSplit ? 'data.trainSplit' : 'data.root');
+      requireRegularFile(testFile, data.testSplit ? 'data.testSplit' : 'data.root');
       if (data.dataset === 'inaturalist2018') {
         train = await loadINaturalist2018({ annotationFile: trainFile, root });
         test = await loadINaturalist2018({ annotationFile: testFile, root });

@@ -1,5 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { writeFileAtomic } from './atomic';
 
 /** Scores and labels of a whole evaluation set. */
 export interface Predictions {
@@ -200,8 +199,10 @@ export function formatPercent(value: number | null | undefined): string {
   return value === null || value === undefined || Number.isNaN(value) ? 'n/a' : `${(100 * value).toFixed(1)}`;
 }
 
-/** Writes `results.json` (pretty JSON: the evaluation plus whatever `extra` holds, e.g. stage and epoch). */
+/**
+ * Writes `results.json` (pretty JSON: the evaluation plus whatever `extra` holds, e.g. stage and epoch), atomically:
+ * a full disk leaves the previous file (or none), never a truncated one, and the error names the file.
+ */
 export async function writeResults(filePath: string, result: EvaluationResult, extra: Record<string, unknown> = {}): Promise<void> {
-  await mkdir(path.dirname(filePath), { recursive: true });
-  await writeFile(filePath, `${JSON.stringify({ ...extra, ...result }, null, 2)}\n`);
+  await writeFileAtomic(filePath, `${JSON.stringify({ ...extra, ...result }, null, 2)}\n`);
 }

@@ -1,5 +1,6 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { appendFileChecked, FileWriteError, writeFileAtomicSync } from './atomic';
 
 /** One optimisation step. */
 export interface StepRecord {
@@ -43,11 +44,15 @@ export type MetricRecord = StepRecord | EpochRecord;
  */
 export class MetricsLog {
   constructor(readonly filePath: string) {
-    mkdirSync(path.dirname(filePath), { recursive: true });
+    try {
+      mkdirSync(path.dirname(filePath), { recursive: true });
+    } catch (error) {
+      throw new FileWriteError(path.dirname(filePath), error, 'create the directory');
+    }
   }
 
   append(record: MetricRecord): void {
-    appendFileSync(this.filePath, `${JSON.stringify(record)}\n`);
+    appendFileChecked(this.filePath, `${JSON.stringify(record)}\n`);
   }
 
   /**
@@ -57,7 +62,7 @@ export class MetricsLog {
   truncateFrom(stage: 1 | 2, epoch: number): void {
     if (!existsSync(this.filePath)) return;
     const kept = readMetrics(this.filePath).filter((record) => record.stage < stage || (record.stage === stage && record.epoch < epoch));
-    writeFileSync(this.filePath, kept.map((record) => `${JSON.stringify(record)}\n`).join(''));
+    writeFileAtomicSync(this.filePath, kept.map((record) => `${JSON.stringify(record)}\n`).join(''));
   }
 }
 

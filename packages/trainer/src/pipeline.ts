@@ -4,15 +4,29 @@
  * sampler rule and the stage-2 loss, cosine schedule), evaluation, checkpoints, metrics and the report.
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as losses from '@longtail/gcl-loss';
 import * as samplers from '@longtail/samplers';
 import { batchCount, batches } from '@longtail/datasets';
 import { isHostMemoryBackend, selectBackend } from '@longtail/backend';
 import { SeededRandom } from '@longtail/samplers';
-import type { LossConfig, RunConfig, WeightingRule } from './config';
-import { loadCheckpoint, removeStaleTemporaryFiles, saveCheckpoint } from './checkpoint';
+import { ConfigError, outputPathIssues, type LossConfig, type RunConfig, type WeightingRule } from './config';
+import { checkpointPayloadSha256, loadCheckpoint, saveCheckpoint, type Checkpoint, type TensorRecord } from './checkpoint';
+import { removeStaleTemporaryFilesSync, writeFileAtomic, writeFileAtomicSync } from './atomic';
+import {
+  acquireRunLock,
+  checkResumeRecord,
+  dataFacts,
+  prepareFreshRunDirectory,
+  readRunRecord,
+  runDirectoryEntries,
+  runRecord,
+  RunDirectoryError,
+  validateAllowChanged,
+  writeRunRecord,
+  type RunRecord,
+} from './run-directory';
 import { evaluatePredictions, formatPercent, writeResults, type EvaluationResult } from './evaluation';
 import { MetricsLog, readMetrics } from './metrics';
 import { buildModel, featuresAndLogits, headLayer, modelWeightRecords, resolveHead, restoreModelWeights } from './model';
@@ -20,7 +34,7 @@ import { TorchSgd } from './optimizer';
 import { ProgressReporter, type ProgressStream } from './progress';
 import { writeReport, readJsonIfExists } from './report';
 import { cosineDecay, warmupStepDecay } from './schedules';
-import { loadTrainingData, type TrainingData } from './data';
+import { loadTrainingData, requireRegularFile, type TrainingData } from './data';
 
 export interface TrainOptions {
   /** Continue from the last checkpoint in the output directory. */
@@ -33,6 +47,10 @@ export interface TrainOptions {
   data?: TrainingData;
   /** Stop (as if killed) after finishing this epoch of this stage: for resume tests. */
   stopAfter?: { stage: 1 | 2; epoch: number };
+  /** A fresh run into a non-empty run directory: delete the old run's files first (otherwise refused). */
+  overwrite?: boolean;
+  /** With `resume`: resume-safe config keys (`RESUME_SAFE_KEYS`) allowed to differ from the run's. */
+  allowChanged?: string[];
 }
 
 export interface TrainSummary {
@@ -52,16 +70,57 @@ export interface TrainSummary {
  */
 export const GPU_STEPS_PER_READ = 8;
 
+/**
+ * The metadata of a stage checkpoint. `stage<N>-last.ckpt` is the stage's commit point: it names the run
+ * (`fingerprint`), the best network so far by the SHA-256 of its payload (`best.sha256`; `stage<N>-best.ckpt` must
+ * hold exactly that), and for stage 2 the stage-1 network it started from (`from`). Resume verifies all three.
+ */
 interface StageMeta {
   kind: 'longtail-trainer';
   stage: 1 | 2;
   /** Epochs of this stage completed. */
   epochsDone: number;
   globalStep: number;
-  best: { top1: number; epoch: number } | null;
+  best: { top1: number; epoch: number; sha256: string } | null;
   rng: number[];
   noiseDraws: number;
   sampler: unknown;
+  /** The run's fingerprint (run.json). */
+  fingerprint: string;
+  /** Stage 2: payload SHA-256 of the stage-1 network it started from (null: the model as built). */
+  from: string | null;
+}
+
+/** Results file of a stage's best epoch: the evaluation plus which checkpoint it scores. */
+type StageResultsFile = EvaluationResult & { stage?: number; epoch?: number; best?: boolean; checkpointSha256?: string };
+
+/** The first non-finite value of a set of arrays (weights, batch-norm statistics, optimiser slots), or null. */
+export function findNonFinite(records: readonly TensorRecord[]): { name: string; value: number; count: number; size: number } | null {
+  for (const record of records) {
+    const data = record.data;
+    let first = Number.NaN;
+    let count = 0;
+    for (let i = 0; i < data.length; i++) {
+      const value = data[i];
+      if (value - value !== 0) {
+        if (count === 0) first = value;
+        count++;
+      }
+    }
+    if (count > 0) return { name: record.name, value: first, count, size: data.length };
+  }
+  return null;
+}
+
+/** Throws naming the first weight with a non-finite value. */
+function assertFinite(records: readonly TensorRecord[], where: string, what: string): void {
+  const bad = findNonFinite(records);
+  if (bad) {
+    throw new Error(
+      `${where}: the network diverged: ${what} ${bad.name} holds ${bad.value} (${bad.count} of ${bad.size} values not finite)` +
+        `; nothing non-finite was checkpointed (lower the learning rate?)`,
+    );
+  }
 }
 
 /**
@@ -146,6 +205,14 @@ export async function evaluateModel(model: tf.LayersModel, data: TrainingData, c
     labels.set(batch.labels, offset);
     offset += batch.labels.length;
   }
+  if (n === 0) throw new Error('evaluation: the test set has no images (every metric would be n/a)');
+  let nonFinite = 0;
+  for (let i = 0; i < logits.length; i++) if (logits[i] - logits[i] !== 0) nonFinite++;
+  if (nonFinite > 0) {
+    throw new Error(
+      `evaluation: ${nonFinite} of ${logits.length} logits are not finite: the network's weights or batch-norm statistics overflowed (diverged; lower the learning rate?)`,
+    );
+  }
   return evaluatePredictions({ logits, labels, numClasses: data.numClasses }, counts, {
     manyThreshold: config.evaluation.manyThreshold,
     fewThreshold: config.evaluation.fewThreshold,
@@ -159,55 +226,216 @@ function countClasses(labels: Int32Array, numClasses: number): number[] {
   return counts;
 }
 
-/** Output directory of a config: `outputDir`, or `runs/<name>`, relative to `cwd`. */
+/**
+ * Output directory of a config: `outputDir`, or `runs/<name>`, relative to `cwd`. A relative path must stay inside
+ * `cwd` (and `name` is one path segment); an absolute `outputDir` may be anywhere. Throws a {@link ConfigError}.
+ */
 export function runDirectory(config: RunConfig, cwd = process.cwd()): string {
+  const issues = outputPathIssues(config);
+  if (issues.length > 0) throw new ConfigError(issues);
   return path.resolve(cwd, config.outputDir ?? path.join('runs', config.name));
 }
 
+/** Empty or degenerate data: an error naming the key when nothing could be measured, a warning otherwise. */
+function checkData(config: RunConfig, data: TrainingData, counts: number[], log: (line: string) => void): void {
+  const fileBacked = ['imagenet-lt', 'places-lt', 'inaturalist2018'].includes(config.data.dataset);
+  const key = (split: 'train' | 'test') => (fileBacked ? `data.${split}Split` : 'data.dataset');
+  if (data.test.length === 0) {
+    throw new ConfigError([`${key('test')}: the test set of ${config.data.dataset} has no images (${data.description}): every metric would be n/a`]);
+  }
+  if (data.train.length === 0) throw new ConfigError([`${key('train')}: the training set of ${config.data.dataset} has no images (${data.description})`]);
+  const empty = counts.flatMap((n, c) => (n === 0 ? [data.classNames[c] ?? String(c)] : []));
+  if (empty.length > 0) {
+    log(
+      `warning: ${empty.length} of ${data.numClasses} classes have no training images (${empty.slice(0, 5).join(', ')}${empty.length > 5 ? ', …' : ''}): ` +
+        `see data.imbalance.maxPerClass / data.trainLimit; their test accuracy measures nothing learnt`,
+    );
+  }
+}
+
+const SHORT = (sha: string | null | undefined) => (sha ? sha.slice(0, 12) : 'none');
+
+/** Loads `stage<N>-last.ckpt` for a resume and checks that it is this run's, and finite. */
+async function loadStageCheckpoint(file: string, stage: 1 | 2, fingerprint: string): Promise<Checkpoint<StageMeta>> {
+  const checkpoint = await loadCheckpoint<StageMeta>(file);
+  const meta = checkpoint.meta;
+  if (!meta || meta.kind !== 'longtail-trainer' || meta.stage !== stage) throw new RunDirectoryError(`--resume: ${file} is not a stage-${stage} checkpoint of longtail train`);
+  if (meta.fingerprint !== fingerprint) {
+    throw new RunDirectoryError(
+      `--resume: ${file} belongs to another run (fingerprint ${SHORT(meta.fingerprint)}, this run's is ${SHORT(fingerprint)}): ` +
+        `left by an earlier run in this directory? Train afresh with --overwrite`,
+    );
+  }
+  assertFinite(checkpoint.tensors.model ?? [], file, 'weight');
+  assertFinite(checkpoint.tensors.optimizer ?? [], file, 'optimizer slot');
+  return checkpoint;
+}
+
 /**
- * Trains as configured (two-stage GCL by default), writing config.json, metrics.jsonl, checkpoints, results and
- * report.html into the run directory. With `resume`, continues exactly from the last checkpoint: same weights,
- * momentum, sampler and random state, so the result equals an uninterrupted run.
+ * Checks that `stage<N>-best.ckpt` holds the network its last checkpoint names. When the run stopped between the
+ * two writes and the best network is the last one, queues rewriting best from last; otherwise refuses.
+ */
+async function verifyBest(stage: 1 | 2, last: Checkpoint<StageMeta>, file: (stage: 1 | 2, which: string) => string, repairs: Array<() => Promise<string>>): Promise<void> {
+  const best = last.meta.best;
+  if (best === null) return;
+  const bestFile = file(stage, 'best');
+  let held: Checkpoint<StageMeta> | undefined;
+  let problem = 'is missing';
+  if (existsSync(bestFile)) {
+    try {
+      held = await loadCheckpoint<StageMeta>(bestFile);
+      problem = `holds another network (after epoch ${held.meta?.epochsDone}, sha256 ${SHORT(held.payloadSha256)})`;
+    } catch (error) {
+      problem = `is unreadable (${(error as Error).message})`;
+    }
+  }
+  if (held?.payloadSha256 === best.sha256) return;
+  if (last.payloadSha256 === best.sha256) {
+    repairs.push(async () => {
+      await writeFileAtomic(bestFile, readFileSync(file(stage, 'last')));
+      return `resume: rewrote ${path.basename(bestFile)} from ${path.basename(file(stage, 'last'))} (the run stopped between the two writes)`;
+    });
+    return;
+  }
+  throw new RunDirectoryError(
+    `--resume: the stage-${stage} checkpoints are inconsistent: ${file(stage, 'last')} names the best network of epoch ${best.epoch + 1} ` +
+      `(sha256 ${SHORT(best.sha256)}), but ${bestFile} ${problem}; the run cannot be resumed exactly (train afresh with --overwrite)`,
+  );
+}
+
+interface ResumePoint {
+  stage: 1 | 2;
+  /** The last checkpoint of the stage resumed. */
+  last: Checkpoint<StageMeta>;
+  stage1Last: Checkpoint<StageMeta> | null;
+  repairs: Array<() => Promise<string>>;
+}
+
+/** Verifies the run's checkpoints as a set (see {@link StageMeta}); null when there is none yet. */
+async function verifyCheckpointSet(config: RunConfig, fingerprint: string, file: (stage: 1 | 2, which: string) => string): Promise<ResumePoint | null> {
+  const repairs: Array<() => Promise<string>> = [];
+  let stage1Last: Checkpoint<StageMeta> | null = null;
+  if (existsSync(file(1, 'last'))) {
+    stage1Last = await loadStageCheckpoint(file(1, 'last'), 1, fingerprint);
+    await verifyBest(1, stage1Last, file, repairs);
+  }
+  if (!existsSync(file(2, 'last'))) return stage1Last ? { stage: 1, last: stage1Last, stage1Last, repairs } : null;
+  const last = await loadStageCheckpoint(file(2, 'last'), 2, fingerprint);
+  if (config.stage1.epochs > 0 && (stage1Last === null || stage1Last.meta.epochsDone !== config.stage1.epochs)) {
+    throw new RunDirectoryError(
+      `--resume: ${file(2, 'last')} exists but stage 1 is not complete (${stage1Last ? `${stage1Last.meta.epochsDone} of ${config.stage1.epochs} epochs` : `no ${path.basename(file(1, 'last'))}`}): the checkpoints are inconsistent`,
+    );
+  }
+  const from = stage1Last?.meta.best?.sha256 ?? null;
+  if (last.meta.from !== from) {
+    throw new RunDirectoryError(
+      `--resume: ${file(2, 'last')} did not start from this run's best stage-1 network (it started from ${SHORT(last.meta.from)}, the best is ${SHORT(from)}): the checkpoints are inconsistent`,
+    );
+  }
+  await verifyBest(2, last, file, repairs);
+  return { stage: 2, last, stage1Last, repairs };
+}
+
+/** Reads a stage's results file if it scores the network `sha256`; undefined otherwise. */
+function readStageResults(file: string, sha256: string): EvaluationResult | undefined {
+  const saved = readJsonIfExists<StageResultsFile>(file);
+  return saved && saved.checkpointSha256 === sha256 ? saved : undefined;
+}
+
+/**
+ * Trains as configured (two-stage GCL by default), writing run.json, config.json, metrics.jsonl, checkpoints,
+ * results and report.html into the run directory, every file atomically. With `resume`, continues exactly from the
+ * last checkpoint (same weights, momentum, sampler and random state, so the result equals an uninterrupted run) after
+ * checking that the directory holds this run (same fingerprint) and a consistent set of checkpoints; nothing is
+ * rewritten before those checks pass. A fresh run needs an empty directory (or `overwrite`). The directory is locked
+ * for the whole run.
  */
 export async function train(config: RunConfig, options: TrainOptions = {}): Promise<TrainSummary> {
+  const outputDir = runDirectory(config, options.cwd);
+  const allowChanged = options.allowChanged ?? [];
+  validateAllowChanged(allowChanged);
+  if (allowChanged.length > 0 && !options.resume) throw new RunDirectoryError('--allow-changed applies to --resume only');
+  // Synchronous: the lock is held as soon as this function returns its promise.
+  const lock = acquireRunLock(outputDir);
+  try {
+    return await trainLocked(config, options, outputDir, allowChanged);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(config: RunConfig, options: TrainOptions, outputDir: string, allowChanged: string[]): Promise<TrainSummary> {
   const stream = options.stream ?? process.stdout;
   const progress = new ProgressReporter({ stream, mode: config.progress });
   const log = (line: string) => progress.log(line);
-  const outputDir = runDirectory(config, options.cwd);
   const checkpointDir = path.join(outputDir, 'checkpoints');
-  mkdirSync(checkpointDir, { recursive: true });
-  await removeStaleTemporaryFiles(checkpointDir);
+  // Only files of dead writers: a live process's temporary file is never touched.
+  for (const directory of [outputDir, checkpointDir, path.join(outputDir, 'results')]) removeStaleTemporaryFilesSync(directory);
+  if (!options.resume) {
+    const removed = prepareFreshRunDirectory(outputDir, options.overwrite ?? false);
+    if (removed.length > 0) log(`--overwrite: removed the old run's ${removed.join(', ')}`);
+  }
 
   const backend = await selectComputeBackend(config.backend);
   log(backend);
   const data = options.data ?? (await loadTrainingData(config));
   const counts = countClasses(data.train.labels, data.numClasses);
+  checkData(config, data, counts, log);
   log(`data: ${data.description}; ${data.train.length} training images (${Math.max(...counts)} … ${Math.min(...counts)} per class), ${data.test.length} test images`);
-  writeFileSync(path.join(outputDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-
-  const head = resolveHead(config.model.head, config.stage1.loss.name);
-  const model = await buildModel(config.model.backbone, { numClasses: data.numClasses, head, inputShape: data.inputShape, pretrained: config.model.pretrained });
-  const metrics = new MetricsLog(path.join(outputDir, 'metrics.jsonl'));
+  const record = runRecord(config, dataFacts(data.train.labels, data.test.labels, data.numClasses));
   const file = (stage: 1 | 2, which: string) => path.join(checkpointDir, `stage${stage}-${which}.ckpt`);
+
+  // Resume: every check before anything in the directory is rewritten.
+  let resume: ResumePoint | null = null;
+  let saved: RunRecord | undefined;
+  if (options.resume) {
+    saved = readRunRecord(outputDir);
+    if (saved) {
+      const changed = checkResumeRecord(outputDir, saved, record, allowChanged);
+      if (changed.length > 0) log(`resume: with changed ${changed.join(', ')} (allowed)`);
+      resume = await verifyCheckpointSet(config, record.fingerprint, file);
+    } else if (runDirectoryEntries(checkpointDir).some((name) => name.endsWith('.ckpt'))) {
+      throw new RunDirectoryError(
+        `--resume: ${outputDir} has checkpoints but no ${path.basename('run.json')} (written by an older longtail, or not a run directory): ` +
+          `its run cannot be verified; train afresh with --overwrite`,
+      );
+    }
+    log(resume ? `resuming from ${path.relative(outputDir, file(resume.stage, 'last'))}` : 'resume: no checkpoint yet, starting from scratch');
+    for (const repair of resume?.repairs ?? []) log(await repair());
+  }
+  writeRunRecord(outputDir, saved ? { ...record, createdAt: saved.createdAt } : record);
+  writeFileAtomicSync(path.join(outputDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+
+  if (config.model.pretrained) requireRegularFile(path.resolve(options.cwd ?? process.cwd(), config.model.pretrained), 'model.pretrained');
+  const head = resolveHead(config.model.head, config.stage1.loss.name);
+  const model = await buildModel(config.model.backbone, { numClasses: data.numClasses, head, inputShape: data.inputShape, pretrained: config.model.pretrained, seed: config.seed });
+  const metrics = new MetricsLog(path.join(outputDir, 'metrics.jsonl'));
   const summary: TrainSummary = { outputDir, backend, reportPath: path.join(outputDir, 'report.html'), stopped: false };
   const cloudSizes = losses.cloudSizes(counts.map((n) => Math.max(n, 1)));
+  if (!resume) metrics.truncateFrom(1, 0);
 
-  let resumeStage: 1 | 2 | null = null;
-  if (options.resume) {
-    if (config.stage2.enabled && existsSync(file(2, 'last'))) resumeStage = 2;
-    else if (existsSync(file(1, 'last'))) resumeStage = 1;
-    log(resumeStage ? `resuming from ${path.relative(outputDir, file(resumeStage, 'last'))}` : 'resume: no checkpoint yet, starting from scratch');
-  } else {
-    metrics.truncateFrom(1, 0);
-  }
-
+  let failed = false;
   try {
+    let from: string | null = null;
     for (const stage of [1, 2] as const) {
       if (stage === 2 && !config.stage2.enabled) break;
-      if (resumeStage === 2 && stage === 1) {
-        summary.stage1 = readJsonIfExists<EvaluationResult>(path.join(outputDir, 'results', 'stage1.json'));
+      if (resume?.stage === 2 && stage === 1) {
+        // Stage 1 is complete: its results must score its best network (a crash can come between the two writes).
+        const stage1 = resume.stage1Last;
+        from = resume.last.meta.from;
+        if (stage1?.meta.best) {
+          const resultsFile = path.join(outputDir, 'results', 'stage1.json');
+          summary.stage1 = readStageResults(resultsFile, stage1.meta.best.sha256);
+          if (!summary.stage1) {
+            const best = await loadCheckpoint<StageMeta>(file(1, 'best'));
+            restoreModelWeights(model, best.tensors.model ?? []);
+            summary.stage1 = await evaluateModel(model, data, counts, config);
+            await writeResults(resultsFile, summary.stage1, { stage: 1, epoch: stage1.meta.best.epoch + 1, best: true, checkpointSha256: stage1.meta.best.sha256 });
+          }
+        }
         continue;
       }
+      if (stage === 2 && from !== null && resume?.stage !== 2) progress.log(`stage 2: starting from the best stage-1 network (sha256 ${SHORT(from)})`);
       const result = await runStage(stage, {
         config,
         model,
@@ -217,11 +445,15 @@ export async function train(config: RunConfig, options: TrainOptions = {}): Prom
         progress,
         outputDir,
         file,
-        resume: resumeStage === stage,
+        fingerprint: record.fingerprint,
+        from: stage === 2 ? from : null,
+        resume: resume?.stage === stage ? resume.last : null,
         stopAfter: options.stopAfter,
       });
-      if (stage === 1) summary.stage1 = result.best;
-      else summary.stage2 = result.best;
+      if (stage === 1) {
+        summary.stage1 = result.best;
+        from = result.bestSha256;
+      } else summary.stage2 = result.best;
       if (result.stopped) {
         summary.stopped = true;
         return summary;
@@ -236,9 +468,19 @@ export async function train(config: RunConfig, options: TrainOptions = {}): Prom
         )}  few ${formatPercent(summary.final.few)}`,
       );
     }
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
-    await writeRunReport(outputDir, config, backend, cloudSizes, data.classNames);
-    model.dispose();
+    try {
+      await writeRunReport(outputDir, config, backend, cloudSizes, data.classNames);
+    } catch (reportError) {
+      // A failed run's own error is what the user must see; the report is derived.
+      if (!failed) throw reportError;
+      log(`report not written: ${(reportError as Error).message}`);
+    } finally {
+      model.dispose();
+    }
   }
   log(`report: ${summary.reportPath}`);
   return summary;
@@ -275,11 +517,15 @@ interface StageContext {
   progress: ProgressReporter;
   outputDir: string;
   file: (stage: 1 | 2, which: string) => string;
-  resume: boolean;
+  fingerprint: string;
+  /** Stage 2: the stage-1 network it starts from (already in the model). */
+  from: string | null;
+  /** The verified last checkpoint to resume from, or null for a fresh stage. */
+  resume: Checkpoint<StageMeta> | null;
   stopAfter?: { stage: 1 | 2; epoch: number };
 }
 
-async function runStage(stage: 1 | 2, context: StageContext): Promise<{ best?: EvaluationResult; stopped: boolean }> {
+async function runStage(stage: 1 | 2, context: StageContext): Promise<{ best?: EvaluationResult; bestSha256: string | null; stopped: boolean }> {
   const { config, model, data, counts, metrics, progress, outputDir, file } = context;
   const settings = stage === 1 ? config.stage1 : config.stage2;
   const epochs = settings.epochs;
@@ -303,7 +549,7 @@ async function runStage(stage: 1 | 2, context: StageContext): Promise<{ best?: E
   let best: StageMeta['best'] = null;
   let bestResult: EvaluationResult | undefined;
   if (context.resume) {
-    const checkpoint = await loadCheckpoint<StageMeta>(file(stage, 'last'));
+    const checkpoint = context.resume;
     restoreModelWeights(model, checkpoint.tensors.model ?? []);
     optimizer.setState(checkpoint.tensors.optimizer ?? []);
     startEpoch = checkpoint.meta.epochsDone;
@@ -312,15 +558,10 @@ async function runStage(stage: 1 | 2, context: StageContext): Promise<{ best?: E
     random.setState(checkpoint.meta.rng);
     noise.drawCount = checkpoint.meta.noiseDraws;
     sampler.setState(checkpoint.meta.sampler as never);
-    bestResult = readJsonIfExists<EvaluationResult>(resultsFile);
+    bestResult = best ? readStageResults(resultsFile, best.sha256) : undefined;
     metrics.truncateFrom(stage, startEpoch);
   } else {
     metrics.truncateFrom(stage, 0);
-    if (stage === 2 && existsSync(file(1, 'best'))) {
-      const checkpoint = await loadCheckpoint<StageMeta>(file(1, 'best'));
-      restoreModelWeights(model, checkpoint.tensors.model ?? []);
-      progress.log(`stage 2: starting from the best stage-1 network (epoch ${checkpoint.meta.epochsDone})`);
-    }
   }
 
   const batchSize = settings.batchSize;
@@ -382,6 +623,12 @@ async function runStage(stage: 1 | 2, context: StageContext): Promise<{ best?: E
     }
     await flush();
     const seconds = (performance.now() - started) / 1000;
+    // The epoch's whole state, read once (asynchronously) and checked: a finite loss does not make finite weights
+    // (batch-norm statistics can overflow on their own). Nothing non-finite is evaluated or checkpointed.
+    const state = { model: await modelWeightRecords(model), optimizer: await optimizer.getState() };
+    const where = `stage ${stage} epoch ${epoch + 1}`;
+    assertFinite(state.model, where, 'weight');
+    assertFinite(state.optimizer, where, 'optimizer slot');
     const evaluate = (epoch + 1) % config.evaluation.everyEpochs === 0 || epoch + 1 === epochs;
     let result: EvaluationResult | undefined;
     if (evaluate) result = await evaluateModel(model, data, counts, config);
@@ -397,11 +644,11 @@ async function runStage(stage: 1 | 2, context: StageContext): Promise<{ best?: E
       ...(result ? { top1: result.top1, top5: result.top5, many: result.many, medium: result.medium, few: result.few } : {}),
       time: new Date().toISOString(),
     });
+    const sha256 = checkpointPayloadSha256(state);
     const isBest = result !== undefined && (best === null || result.top1 > best.top1);
     if (isBest && result) {
-      best = { top1: result.top1, epoch };
+      best = { top1: result.top1, epoch, sha256 };
       bestResult = result;
-      await writeResults(resultsFile, result, { stage, epoch: epoch + 1, best: true });
     }
     const meta: StageMeta = {
       kind: 'longtail-trainer',
@@ -412,11 +659,15 @@ async function runStage(stage: 1 | 2, context: StageContext): Promise<{ best?: E
       rng: random.getState(),
       noiseDraws: noise.drawCount,
       sampler: sampler.getState(),
+      fingerprint: context.fingerprint,
+      from: context.from,
     };
-    const checkpoint = { meta, tensors: { model: await modelWeightRecords(model), optimizer: await optimizer.getState() } };
+    const checkpoint = { meta, tensors: state };
+    // `last` is the commit point of the epoch; `best` and the results follow (resume repairs a crash in between).
     await saveCheckpoint(file(stage, 'last'), checkpoint);
     if (isBest) await saveCheckpoint(file(stage, 'best'), checkpoint);
     if (config.checkpoint.keepEveryEpoch) await saveCheckpoint(file(stage, `epoch${String(epoch + 1).padStart(4, '0')}`), checkpoint);
+    if (isBest && result) await writeResults(resultsFile, result, { stage, epoch: epoch + 1, best: true, checkpointSha256: sha256 });
     progress.endEpoch(
       `stage ${stage} epoch ${epoch + 1}/${epochs}: loss ${(lossSum / Math.max(images, 1)).toFixed(4)} train acc ${formatPercent(accuracySum / Math.max(images, 1))}% lr ${lr.toPrecision(3)} ` +
         `${(images / seconds).toFixed(1)} img/s` +
@@ -424,16 +675,24 @@ async function runStage(stage: 1 | 2, context: StageContext): Promise<{ best?: E
     );
     if (context.stopAfter && context.stopAfter.stage === stage && context.stopAfter.epoch === epoch + 1) {
       optimizer.dispose();
-      return { best: bestResult, stopped: true };
+      return { best: bestResult, bestSha256: best?.sha256 ?? null, stopped: true };
     }
   }
   optimizer.dispose();
-  // Stage 2 (and the final report) use the best network of this stage.
-  if (existsSync(file(stage, 'best'))) {
+  // Stage 2 (and the final report) use the best network of this stage: the one its last checkpoint names.
+  if (best !== null) {
     const checkpoint = await loadCheckpoint<StageMeta>(file(stage, 'best'));
+    if (checkpoint.payloadSha256 !== best.sha256) {
+      throw new RunDirectoryError(`${file(stage, 'best')} does not hold the best network of stage ${stage} (sha256 ${SHORT(checkpoint.payloadSha256)}, expected ${SHORT(best.sha256)}): changed by another process?`);
+    }
     restoreModelWeights(model, checkpoint.tensors.model ?? []);
+    if (!bestResult) {
+      // The run stopped between the checkpoint and its results: score the best network again.
+      bestResult = await evaluateModel(model, data, counts, config);
+      await writeResults(resultsFile, bestResult, { stage, epoch: best.epoch + 1, best: true, checkpointSha256: best.sha256 });
+    }
   }
-  return { best: bestResult ?? readJsonIfExists<EvaluationResult>(resultsFile), stopped: false };
+  return { best: bestResult, bestSha256: best?.sha256 ?? null, stopped: false };
 }
 
 interface StepInput {

@@ -3,8 +3,7 @@
  * offline. Built from `metrics.jsonl`, the evaluation results and the class statistics.
  */
 import { readFileSync, existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { writeFileAtomic } from './atomic';
 import type { EvaluationResult } from './evaluation';
 import { formatPercent } from './evaluation';
 import type { EpochRecord, MetricRecord, StepRecord } from './metrics';
@@ -357,13 +356,23 @@ export function buildReportHtml(data: ReportData): string {
   )}</title><style>${style}</style></head><body><h1>${escapeHtml(data.title)}</h1>${meta ? `<p class="note">${escapeHtml(meta)}</p>` : ''}${sections.join('')}</body></html>\n`;
 }
 
-/** Writes `report.html`. */
+/** Writes `report.html` atomically (never a truncated report; a failure names the file). */
 export async function writeReport(filePath: string, data: ReportData): Promise<void> {
-  await mkdir(path.dirname(filePath), { recursive: true });
-  await writeFile(filePath, buildReportHtml(data));
+  await writeFileAtomic(filePath, buildReportHtml(data));
 }
 
-/** Reads a JSON file if it exists. */
+/** Reads a JSON file if it exists; a file that cannot be read or parsed throws an error naming it. */
 export function readJsonIfExists<T>(filePath: string): T | undefined {
-  return existsSync(filePath) ? (JSON.parse(readFileSync(filePath, 'utf8')) as T) : undefined;
+  if (!existsSync(filePath)) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(filePath, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read ${filePath}: ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new Error(`${filePath} is not valid JSON (${text.length === 0 ? 'empty file' : (error as Error).message}): a damaged run file; delete it or train again`);
+  }
 }

@@ -121,14 +121,15 @@ function resolveNode(value: unknown, schema: Schema, path: string, issues: strin
     }
     const output: Record<string, unknown> = {};
     for (const key of Object.keys(input)) {
-      if (!(key in schema.properties)) {
+      // Own keys only: "toString", "constructor" or "__proto__" are not config keys.
+      if (!Object.hasOwn(schema.properties, key)) {
         const known = Object.keys(schema.properties).join(', ');
         issues.push(`${path ? `${path}.` : ''}${key} is not a known key (known: ${known})`);
       }
     }
     for (const [key, child] of Object.entries(schema.properties)) {
       const childPath = path ? `${path}.${key}` : key;
-      output[key] = resolveNode((input as Record<string, unknown>)[key], child, childPath, issues);
+      output[key] = resolveNode(Object.hasOwn(input, key) ? (input as Record<string, unknown>)[key] : undefined, child, childPath, issues);
     }
     return output;
   }
@@ -186,7 +187,7 @@ export function resolveWithSchema<T>(value: unknown, schema: ObjectSchema): T {
 export function schemaAt(schema: ObjectSchema, keyPath: string): Schema | undefined {
   let node: Schema = schema;
   for (const part of keyPath.split('.')) {
-    if (node.type !== 'object' || !(part in node.properties)) return undefined;
+    if (node.type !== 'object' || !Object.hasOwn(node.properties, part)) return undefined;
     node = node.properties[part];
   }
   return node;

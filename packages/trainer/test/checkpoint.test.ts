@@ -66,6 +66,38 @@ describe('checkpoint files', () => {
     expect(existsSync(file)).toBe(false);
   });
 
+  it('removes only temporary files of dead writers, never one a live process is writing (finding 4)', async () => {
+    const directory = temporaryDirectory();
+    const { spawnSync } = await import('node:child_process');
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
+    const live = path.join(directory, `.stage1-last.ckpt.tmp-${process.pid}-0123abcd`);
+    const stale = path.join(directory, `.stage1-last.ckpt.tmp-${dead}-4567ef01`);
+    writeFileSync(live, 'being written');
+    writeFileSync(stale, 'left by a killed writer');
+    writeFileSync(path.join(directory, 'stage1-last.ckpt'), 'finished');
+    expect(await removeStaleTemporaryFiles(directory)).toEqual([path.basename(stale)]);
+    expect(readdirSync(directory).sort()).toEqual([path.basename(live), 'stage1-last.ckpt'].sort());
+    // saveCheckpoint's own temporary names carry the writer's pid.
+    await saveCheckpoint(path.join(directory, 'x.ckpt'), { meta: {}, tensors: {} });
+    expect(readdirSync(directory).filter((name) => name.startsWith('.x.ckpt'))).toEqual([]);
+  });
+
+  it('a failed write (e.g. ENOSPC) names the file and leaves the previous checkpoint and no temporary file', async () => {
+    const directory = temporaryDirectory();
+    const file = path.join(directory, 'last.ckpt');
+    await saveCheckpoint(file, { meta: { epoch: 1 }, tensors: {} });
+    process.env.LONGTAIL_TEST_FAIL_WRITE = 'last.ckpt:ENOSPC';
+    try {
+      const error = await saveCheckpoint(file, { meta: { epoch: 2 }, tensors: {} }).catch((e: unknown) => e);
+      expect((error as Error).message).toBe(`cannot write ${file}: ENOSPC: no space left on device, write (LONGTAIL_TEST_FAIL_WRITE)`);
+      expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    } finally {
+      delete process.env.LONGTAIL_TEST_FAIL_WRITE;
+    }
+    expect((await loadCheckpoint<{ epoch: number }>(file)).meta.epoch).toBe(1);
+    expect(readdirSync(directory)).toEqual(['last.ckpt']);
+  });
+
   it.skipIf(!existsSync(builtCheckpoint))(
     'a writer killed at random moments never leaves an unloadable or torn checkpoint',
     async () => {

@@ -68,6 +68,31 @@ describe.skipIf(!existsSync(cli))('longtail CLI (built dist/cli.js)', () => {
     expect(config.backend).toBe('cpu');
   });
 
+  it('a config file that is JSON but not an object, or a prototype key, is an error, not the defaults (finding 8)', () => {
+    const directory = mkdtempSync(path.join(tmpdir(), 'longtail-cli-'));
+    for (const [text, kind] of [['[]', 'an array'], ['42', 'a number'], ['"hello"', 'a string'], ['null', 'null']] as const) {
+      writeFileSync(path.join(directory, 'c.json'), text);
+      const result = run(['train', '--config', 'c.json', '--print-config'], directory);
+      expect(result.code, text).toBe(2);
+      expect(result.stderr, text).toContain(`longtail: error: config file c.json must hold a JSON object of config keys, got ${kind}`);
+    }
+    writeFileSync(path.join(directory, 'c.json'), '{"__proto__": {"seed": 5}, "stage1": {"epochs": 1}}');
+    const proto = run(['train', '--config', 'c.json', '--print-config'], directory);
+    expect(proto.code).toBe(2);
+    expect(proto.stderr).toMatch(/__proto__ is not a known key/);
+    for (const flag of ['--toString', '--constructor']) {
+      const result = run(['train', flag, '3', '--print-config'], directory);
+      expect(result.code, flag).toBe(2);
+      expect(result.stderr, flag).toMatch(/unknown option|is not a config key/);
+    }
+    const name = run(['train', '--name', '../../x', '--print-config'], directory);
+    expect(name.code).toBe(2);
+    expect(name.stderr).toMatch(/^longtail: error: name must be a plain name/);
+    const both = run(['train', '--resume', '--overwrite'], directory);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--resume and --overwrite exclude each other/);
+  });
+
   it('exits 1 with a readable error when a run fails (missing annotation file)', () => {
     const directory = mkdtempSync(path.join(tmpdir(), 'longtail-cli-'));
     const result = run(['info', '--data.dataset', 'inaturalist2018', '--data.root', directory], directory);

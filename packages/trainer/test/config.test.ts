@@ -71,6 +71,46 @@ describe('resolveConfig', () => {
     expect(issuesOf({ data: { dataset: 'places-lt' } })[0]).toMatch(/^data\.root is required for places-lt/);
   });
 
+  it('rejects prototype keys ("__proto__", "constructor", "toString") instead of ignoring them (finding 8)', () => {
+    for (const text of ['{"__proto__": {"seed": 5}}', '{"constructor": 1}', '{"toString": "x"}', '{"stage1": {"hasOwnProperty": 1}}']) {
+      const input = JSON.parse(text);
+      expect(issuesOf(input)[0], text).toMatch(/is not a known key/);
+      // Also after merging with CLI overrides (the merge must not turn "__proto__" into a prototype).
+      expect(issuesOf(mergeConfig(input, { seed: 1 }))[0], text).toMatch(/is not a known key/);
+    }
+    expect(issuesOf(JSON.parse('{"__proto__": {"seed": 5}}'))[0]).toMatch(/^__proto__ is not a known key/);
+    expect(issuesOf(JSON.parse('{"stage1": {"hasOwnProperty": 1}}'))[0]).toMatch(/^stage1\.hasOwnProperty is not a known key/);
+    expect(() => parseOverrideValue('toString', '3')).toThrow(/--toString is not a config key/);
+    expect(() => parseOverrideValue('__proto__.seed', '3')).toThrow(/--__proto__\.seed is not a config key/);
+    expect(Object.getPrototypeOf(overridesToObject([['__proto__.seed', 1]]))).toBe(Object.prototype);
+  });
+
+  it('rejects empty or contradictory runs, naming the keys (finding 9)', () => {
+    expect(issuesOf({ stage1: { epochs: 0 } })[0]).toMatch(/^stage1\.epochs is 0 with stage 2 enabled and no model\.pretrained: stage 2 would re-train a classifier on a random, frozen backbone/);
+    expect(resolveConfig({ stage1: { epochs: 0 }, model: { pretrained: 'w.safetensors' } }).stage1.epochs).toBe(0);
+    expect(issuesOf({ stage1: { epochs: 0 }, stage2: { epochs: 0 } })[0]).toMatch(/^stage1\.epochs is 0 and stage2\.epochs is 0: there is nothing to train/);
+    expect(issuesOf({ stage1: { epochs: 0 }, stage2: { enabled: false } })[0]).toMatch(/^stage1\.epochs is 0 and stage2\.enabled is false: there is nothing to train/);
+    expect(issuesOf({ stage2: { epochs: 0 } })[0]).toMatch(/^stage2\.epochs must be > 0 when stage2\.enabled is true/);
+    expect(issuesOf({ model: { head: 'dense' } })).toEqual([
+      'stage1.loss.name "gcl" needs the cosine classifier, but model.head is "dense": set model.head "cosine"',
+      'stage2.loss.name "gcl" needs the cosine classifier, but model.head is "dense": set model.head "cosine"',
+    ]);
+    expect(issuesOf({ stage1: { loss: { name: 'ce' } } })[0]).toMatch(/^stage2\.loss\.name "gcl" needs the cosine classifier, but model\.head is "auto" \(dense for stage1\.loss\.name "ce"\)/);
+    expect(resolveConfig({ stage1: { loss: { name: 'ce' } }, stage2: { enabled: false }, model: { head: 'dense' } }).model.head).toBe('dense');
+    expect(issuesOf({ data: { imbalance: { maxPerClass: 1 } } })[0]).toMatch(/^data\.imbalance\.maxPerClass 1 with data\.imbalance\.factor 0\.01 leaves the rarest class 0\.01 images: maxPerClass must be at least 100/);
+    expect(resolveConfig({ data: { imbalance: { maxPerClass: 100 } } }).data.imbalance.maxPerClass).toBe(100);
+  });
+
+  it('confines output paths: name is one segment, a relative outputDir stays in the working directory (finding 9)', () => {
+    expect(issuesOf({ name: '../../x' })[0]).toMatch(/^name must be a plain name \(one path segment/);
+    expect(issuesOf({ name: 'a/b' })[0]).toMatch(/^name must be a plain name/);
+    expect(issuesOf({ name: '..' })[0]).toMatch(/^name must be a plain name/);
+    expect(issuesOf({ outputDir: '../elsewhere' })[0]).toMatch(/^outputDir "\.\.\/elsewhere" leaves the working directory; give an absolute path/);
+    expect(issuesOf({ outputDir: 'runs/../../x' })[0]).toMatch(/leaves the working directory/);
+    expect(resolveConfig({ outputDir: '/tmp/anywhere' }).outputDir).toBe('/tmp/anywhere');
+    expect(resolveConfig({ outputDir: 'runs/x', name: 'my-run_1.2' }).outputDir).toBe('runs/x');
+  });
+
   it('error message of a single problem is the problem itself', () => {
     expect(() => resolveConfig({ stage1: { optimizer: { lr: -1 } } })).toThrow('stage1.optimizer.lr must be > 0, got -1');
   });
