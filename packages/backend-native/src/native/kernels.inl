@@ -766,33 +766,39 @@ static void reduce(int op, const float* x, long outer, long reduce_size, long in
 // sums, and training mode forward and backward in one call each (LongtailBatchNormTraining / ...Grad).
 // x, y, dy, dx are [rows, channels]; everything is built from the two helpers below.
 
-// Per-channel sums over row blocks: float vectors within a block of rows, double across blocks.
+// Per-channel sums over row blocks: float vectors within a short run of rows (kRowsPerFloatRun), double across runs
+// and blocks, so the rounding error stays at a few float ulps whatever the row count (a float sum over thousands of
+// rows loses ~1e-5 relative, enough to move a batch-norm output by 1e-5 and flip ReLU masks near zero).
 // `term(row, c0)` returns the vector of values to add for channels [c0, c0 + VW) of that row
 // (and `scalar_term(row, c)` one value), so one routine serves every per-channel sum.
+static constexpr long kRowsPerFloatRun = 16;
 template <typename VectorTerm, typename ScalarTerm>
 static void channel_sums(long rows, long channels, int outputs, double* sums, VectorTerm term, ScalarTerm scalar_term) {
   const long rows_per_task = std::max<long>(16, 32768 / channels);
   const long tasks = (rows + rows_per_task - 1) / rows_per_task;
-  std::vector<double> partial((size_t)tasks * outputs * channels);
+  std::vector<double> partial((size_t)tasks * outputs * channels, 0.0);
   auto body = [&](long task, int) {
     long r0 = task * rows_per_task, r1 = std::min(rows, r0 + rows_per_task);
     static thread_local std::vector<float> acc;
-    acc.assign((size_t)outputs * channels, 0.f);
-    for (long r = r0; r < r1; r++) {
-      long c = 0;
-      for (; c + VW <= channels; c += VW) {
-        vf values[2] = {vf{}, vf{}};
-        term(r, c, values);
-        for (int o = 0; o < outputs; o++) store(&acc[o * channels + c], load(&acc[o * channels + c]) + values[o]);
-      }
-      for (; c < channels; c++) {
-        float values[2] = {0.f, 0.f};
-        scalar_term(r, c, values);
-        for (int o = 0; o < outputs; o++) acc[o * channels + c] += values[o];
-      }
-    }
     double* dst = &partial[(size_t)task * outputs * channels];
-    for (long i = 0; i < outputs * channels; i++) dst[i] = acc[i];
+    for (long run = r0; run < r1; run += kRowsPerFloatRun) {
+      const long run_end = std::min(r1, run + kRowsPerFloatRun);
+      acc.assign((size_t)outputs * channels, 0.f);
+      for (long r = run; r < run_end; r++) {
+        long c = 0;
+        for (; c + VW <= channels; c += VW) {
+          vf values[2] = {vf{}, vf{}};
+          term(r, c, values);
+          for (int o = 0; o < outputs; o++) store(&acc[o * channels + c], load(&acc[o * channels + c]) + values[o]);
+        }
+        for (; c < channels; c++) {
+          float values[2] = {0.f, 0.f};
+          scalar_term(r, c, values);
+          for (int o = 0; o < outputs; o++) acc[o * channels + c] += values[o];
+        }
+      }
+      for (long i = 0; i < outputs * channels; i++) dst[i] += acc[i];
+    }
   };
   if (rows * channels < 65536) for (long t = 0; t < tasks; t++) body(t, 0);
   else parallel_for(tasks, body);
@@ -801,12 +807,18 @@ static void channel_sums(long rows, long channels, int outputs, double* sums, Ve
     for (long i = 0; i < outputs * channels; i++) sums[i] += partial[(size_t)t * outputs * channels + i];
 }
 
-// out[r][c] = relu?(a[c] * u[r][c] + b[c] * v[r][c] + d[c]) over [rows, channels]; v may be null
-// (then b is not read and may be null too). With `mask`, rows where mask <= 0 give 0 for the u term (the ReLU gradient).
+// out[r][c] = relu?(a[c] * u[r][c] + b[c] * (v[r][c] - center[c]) + d[c]) over [rows, channels]; v may be null
+// (then b is not read and may be null too), center may be null (0). With `mask`, rows where mask <= 0 give 0 for the
+// u term (the ReLU gradient). With `center_u`, the u term is a[c] * (u[r][c] - center[c]) instead (v must be null).
+// Centring before scaling matters: a[c] * x + (d[c] - a[c] * mean[c]) cancels catastrophically when |mean| >> std
+// (an absolute error of ~eps * |a * mean| instead of ~eps * |d|), which flips ReLU masks near zero.
 static void channel_affine(long rows, long channels, const float* u, const float* mask, const float* v,
-                           const float* a, const float* b, const float* d, bool relu, float* out) {
+                           const float* a, const float* b, const float* d, bool relu, float* out,
+                           const float* center = nullptr, bool center_u = false) {
   const long rows_per_task = std::max<long>(1, 16384 / channels);
   const long tasks = (rows + rows_per_task - 1) / rows_per_task;
+  const float* cu = center_u ? center : nullptr;
+  const float* cv = center_u ? nullptr : center;
   auto body = [&](long task, int) {
     long r_end = std::min(rows, (task + 1) * rows_per_task);
     for (long r = task * rows_per_task; r < r_end; r++) {
@@ -817,17 +829,19 @@ static void channel_affine(long rows, long channels, const float* u, const float
       long c = 0;
       for (; c + VW <= channels; c += VW) {
         vf x = load(ur + c);
+        if (cu) x -= load(cu + c);
         if (mr) x = load(mr + c) > 0 ? x : vf{};
         vf value = load(a + c) * x + load(d + c);
-        if (vr) value += load(b + c) * load(vr + c);
+        if (vr) value += load(b + c) * (cv ? load(vr + c) - load(cv + c) : load(vr + c));
         if (relu) value = vmax(value, vf{});
         store(o + c, value);
       }
       for (; c < channels; c++) {
         float x = ur[c];
+        if (cu) x -= cu[c];
         if (mr && !(mr[c] > 0)) x = 0.f;
         float value = a[c] * x + d[c];
-        if (vr) value += b[c] * vr[c];
+        if (vr) value += b[c] * (cv ? vr[c] - cv[c] : vr[c]);
         if (relu) value = value > 0.f ? value : 0.f;
         o[c] = value;
       }
@@ -874,35 +888,87 @@ static void batch_norm_sums(const float* x, const float* dy, const float* mean, 
   std::copy(sums.begin() + channels, sums.end(), sum_dy_centered);
 }
 
-// mean, biased variance and y = relu?((x - mean) / sqrt(var + eps) * gamma + beta): one pass for both moments,
-// then one to write y. The moments are sums of x - shift with shift = the first row (a value of the batch, so the
-// sums stay small and the variance keeps its precision when |mean| >> std); float within a block, double across.
+// mean, biased variance and y = relu?((x - mean) / sqrt(var + eps) * gamma + beta). The moments come from one pass
+// over x in runs of kRowsPerFloatRun rows: each run's sum and its centred sum of squares (a second look at rows still
+// in L1), in float, merged into double (n, mean, M2) per channel with Chan's update, runs in order within a block and
+// blocks in order; so the variance keeps its precision whatever the row count and |mean| / std. Then y is written
+// from the centred x.
 static void batch_norm_training(const float* x, long rows, long channels, const float* gamma, const float* beta,
                                 float epsilon, bool relu, float* y, float* mean, float* variance) {
-  std::vector<double> sums(2 * channels);
-  const float* shift = x;
-  channel_sums(rows, channels, 2, sums.data(),
-               [&](long r, long c, vf* out) {
-                 vf centered = load(x + r * channels + c) - load(shift + c);
-                 out[0] = centered;
-                 out[1] = centered * centered;
-               },
-               [&](long r, long c, float* out) {
-                 float centered = x[r * channels + c] - shift[c];
-                 out[0] = centered;
-                 out[1] = centered * centered;
-               });
+  const long rows_per_task = std::max<long>(16, 32768 / channels);
+  const long tasks = (rows + rows_per_task - 1) / rows_per_task;
+  // per task: mean and M2 per channel (double); the count is the task's row count.
+  std::vector<double> task_mean((size_t)tasks * channels, 0.0), task_m2((size_t)tasks * channels, 0.0);
+  auto body = [&](long task, int) {
+    const long r0 = task * rows_per_task, r1 = std::min(rows, r0 + rows_per_task);
+    static thread_local std::vector<float> run_sum, run_m2;
+    run_sum.resize(channels);
+    run_m2.resize(channels);
+    double* block_mean = &task_mean[(size_t)task * channels];
+    double* block_m2 = &task_m2[(size_t)task * channels];
+    long count = 0;
+    for (long run = r0; run < r1; run += kRowsPerFloatRun) {
+      const long run_end = std::min(r1, run + kRowsPerFloatRun);
+      const long n = run_end - run;
+      const float inverse_n = 1.f / (float)n;
+      long c = 0;
+      for (; c + VW <= channels; c += VW) {
+        vf sum{};
+        for (long r = run; r < run_end; r++) sum += load(x + r * channels + c);
+        vf run_mean = sum * inverse_n;
+        vf m2{};
+        for (long r = run; r < run_end; r++) {
+          vf d = load(x + r * channels + c) - run_mean;
+          m2 += d * d;
+        }
+        store(&run_sum[c], run_mean);
+        store(&run_m2[c], m2);
+      }
+      for (; c < channels; c++) {
+        float sum = 0.f;
+        for (long r = run; r < run_end; r++) sum += x[r * channels + c];
+        float run_mean = sum * inverse_n;
+        float m2 = 0.f;
+        for (long r = run; r < run_end; r++) {
+          float d = x[r * channels + c] - run_mean;
+          m2 += d * d;
+        }
+        run_sum[c] = run_mean;
+        run_m2[c] = m2;
+      }
+      const double total = (double)(count + n);
+      for (c = 0; c < channels; c++) {
+        const double delta = (double)run_sum[c] - block_mean[c];
+        block_mean[c] += delta * (double)n / total;
+        block_m2[c] += (double)run_m2[c] + delta * delta * (double)count * (double)n / total;
+      }
+      count += n;
+    }
+  };
+  if (rows * channels < 65536) for (long t = 0; t < tasks; t++) body(t, 0);
+  else parallel_for(tasks, body);
+  for (long c = 0; c < channels; c++) {
+    double m = 0, m2 = 0;
+    long count = 0;
+    for (long t = 0; t < tasks; t++) {
+      const long n = std::min(rows, (t + 1) * rows_per_task) - t * rows_per_task;
+      const double total = (double)(count + n);
+      const double delta = task_mean[(size_t)t * channels + c] - m;
+      m += delta * (double)n / total;
+      m2 += task_m2[(size_t)t * channels + c] + delta * delta * (double)count * (double)n / total;
+      count += n;
+    }
+    mean[c] = (float)m;
+    variance[c] = (float)std::max(0.0, m2 / (double)rows);
+  }
   std::vector<float> scale(channels), offset(channels);
   for (long c = 0; c < channels; c++) {
-    double shifted_mean = sums[c] / (double)rows;
-    double var = std::max(0.0, sums[channels + c] / (double)rows - shifted_mean * shifted_mean);
-    mean[c] = (float)(shift[c] + shifted_mean);
-    variance[c] = (float)var;
     float inverse = 1.f / std::sqrt(variance[c] + epsilon);
     scale[c] = gamma[c] * inverse;
-    offset[c] = beta[c] - mean[c] * scale[c];
+    offset[c] = beta[c];
   }
-  channel_affine(rows, channels, x, nullptr, nullptr, scale.data(), nullptr, offset.data(), relu, y);
+  // y = (x - mean) * scale + beta, centred first (as PyTorch): see channel_affine.
+  channel_affine(rows, channels, x, nullptr, nullptr, scale.data(), nullptr, offset.data(), relu, y, mean, true);
 }
 
 // Gradients of batch_norm_training: with g = dy (or dy * [y > 0] when `y` is given, the fused ReLU),
@@ -936,9 +1002,10 @@ static void batch_norm_training_grad(const float* dy, const float* x, const floa
     double slope = -gr * inverse * inverse * s2 / n;  // coefficient of x
     a[c] = (float)gr;
     b[c] = (float)slope;
-    d[c] = (float)(-gr * s1 / n - slope * mean[c]);
+    d[c] = (float)(-gr * s1 / n);
   }
-  channel_affine(rows, channels, dy, y, x, a.data(), b.data(), d.data(), false, dx);
+  // dx = a g + b (x - mean) + d, centred first: see channel_affine.
+  channel_affine(rows, channels, dy, y, x, a.data(), b.data(), d.data(), false, dx, mean);
 }
 
 }  // namespace LT_NS
