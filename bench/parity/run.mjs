@@ -110,18 +110,6 @@ function parseArguments(argv) {
   return options;
 }
 
-/** The trainer's per-class loss weights (pipeline.ts `classWeights`, not exported): normalised rule weights or null. */
-function classWeights(samplers, rule, counts) {
-  if (rule === 'none') return null;
-  const raw =
-    rule === 'balanced'
-      ? samplers.balancedWeights(counts)
-      : rule === 'effective-number'
-        ? samplers.effectiveNumberWeights(counts)
-        : samplers.classBasedEffectiveNumberWeights(counts);
-  return samplers.normalizeWeights(raw);
-}
-
 /** A message of the protocol reference.py reads: 8-byte LE header length, JSON header, raw little-endian payloads. */
 function encodeMessage(header, tensors = []) {
   const described = { ...header, tensors: tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })) };
@@ -173,7 +161,7 @@ async function main() {
   const samplers = await import('@longtail/samplers');
   const datasets = await import('@longtail/datasets');
   const losses = await import('@longtail/gcl-loss');
-  const { trainStep, readStep, makeLoss, TorchSgd, headLayer, warmupStepDecay, cosineDecay, resolveConfig, loadTrainingData, selectComputeBackend } = trainer;
+  const { trainStep, readStep, makeLoss, classWeights, TorchSgd, headLayer, warmupStepDecay, cosineDecay, resolveConfig, loadTrainingData, selectComputeBackend } = trainer;
 
   const print = (record) => process.stdout.write(`${JSON.stringify(record)}\n`);
   const backendSummary = await selectComputeBackend(options.backend);
@@ -308,7 +296,7 @@ async function main() {
     const { random, record: drawn } = recordingRandom(new samplers.SeededRandom(config.seed * 104729 + stage));
     const loss = makeLoss(settings.loss, counts, stage);
     const { noise, draws } = recordingNoise(tf, new losses.CloudNoiseStream(config.seed * 15485863 + stage));
-    const weight = classWeights(samplers, settings.loss.weighting, counts);
+    const weight = classWeights(settings.loss.weighting, counts);
     const headWeights = new Set(headLayer(model).trainableWeights.map((w) => w.name));
     const trainable = model.trainableWeights.filter((w) => stage === 1 || headWeights.has(w.name));
     const variables = trainable.map((w) => w.read());

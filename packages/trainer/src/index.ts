@@ -10,7 +10,7 @@ export * from './report';
 export { TorchSgd } from './optimizer';
 export { tinyModel } from './tiny-model';
 export { buildModel, featuresAndLogits, headLayer, modelWeightRecords, restoreModelWeights, resolveHead } from './model';
-export { train, trainStep, readStep, GPU_STEPS_PER_READ, evaluateModel, findNonFinite, makeLoss, runDirectory, selectComputeBackend, writeRunReport } from './pipeline';
+export { train, trainStep, readStep, GPU_STEPS_PER_READ, classWeights, evaluateModel, findNonFinite, makeLoss, runDirectory, selectComputeBackend, writeRunReport } from './pipeline';
 export { writeFileAtomic, writeFileAtomicSync, appendFileChecked, removeStaleTemporaryFilesSync, processAlive } from './atomic';
 export {
   acquireRunLock,

@@ -138,7 +138,11 @@ export async function selectComputeBackend(name: RunConfig['backend']): Promise<
   return selection.summary;
 }
 
-function classWeights(rule: WeightingRule, counts: number[]): number[] | null {
+/**
+ * Per-class loss weights of a `weighting` rule, normalised to sum to 1 (`w / Σ w`, the method's re-weighting), or
+ * null for `'none'`: balanced `1/n_j`, effective number `(1 − β)/(1 − β^{n_j})`, class-based effective number.
+ */
+export function classWeights(rule: WeightingRule, counts: number[]): number[] | null {
   if (rule === 'none') return null;
   const raw =
     rule === 'balanced'
