@@ -27,6 +27,17 @@ function findNodeGyp() {
   return candidates.find((candidate) => fs.existsSync(candidate));
 }
 
+/** Leaves build/install-result.json, so that the package can tell "never ran" (scripts skipped) from "failed". */
+function record(status, reason) {
+  try {
+    const directory = path.join(packageDirectory, 'build');
+    fs.mkdirSync(directory, { recursive: true });
+    fs.writeFileSync(path.join(directory, 'install-result.json'), `${JSON.stringify({ status, reason, node: process.version })}\n`);
+  } catch {
+    // a read-only install directory: the load error then reads as "did not run"
+  }
+}
+
 function warn(message) {
   console.warn(`[@longtail/backend-native] WARNING: ${message}`);
   console.warn('[@longtail/backend-native] The native backend will be unavailable; selectBackend() falls back to wasm/cpu.');
@@ -45,6 +56,7 @@ function addonIsCurrent() {
 function main() {
   if (process.env.LONGTAIL_SKIP_NATIVE_BUILD === '1') {
     console.log('[@longtail/backend-native] LONGTAIL_SKIP_NATIVE_BUILD=1: not building the addon.');
+    record('skipped', 'LONGTAIL_SKIP_NATIVE_BUILD=1');
     return;
   }
   // `npm run build` passes --if-stale: compile only when the addon is missing or older than its sources
@@ -53,6 +65,7 @@ function main() {
   const nodeGyp = findNodeGyp();
   if (!nodeGyp) {
     warn('node-gyp was not found (it is normally bundled with npm).');
+    record('failed', 'node-gyp was not found');
     return;
   }
   const argumentsList = [nodeGyp, 'rebuild', '--release'];
@@ -65,15 +78,20 @@ function main() {
   const started = Date.now();
   const result = spawnSync(process.execPath, argumentsList, { cwd: packageDirectory, stdio: 'inherit' });
   if (result.error || result.status !== 0) {
-    warn(`building the addon failed (${result.error ? result.error.message : `node-gyp exit code ${result.status}`}); is a C++ compiler (g++, make) installed?`);
+    const reason = result.error ? result.error.message : `node-gyp exit code ${result.status}`;
+    warn(`building the addon failed (${reason}); is a C++ compiler (g++, make) installed?`);
+    record('failed', reason);
     return;
   }
+  record('built');
   console.log(`[@longtail/backend-native] native addon built in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
 }
 
 try {
   main();
 } catch (error) {
-  warn(`unexpected error while building the addon: ${error && error.message ? error.message : String(error)}`);
+  const reason = `unexpected error while building the addon: ${error && error.message ? error.message : String(error)}`;
+  warn(reason);
+  record('failed', reason);
 }
 process.exit(0);

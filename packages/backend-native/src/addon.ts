@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +78,41 @@ export function parseDeterministicSetting(setting: string | undefined): boolean 
   throw new Error(`LONGTAIL_NATIVE_DETERMINISTIC must be 1, 0, true, false, on or off, got '${setting}'`);
 }
 
+/** What scripts/build-addon.cjs recorded at install time (build/install-result.json), if it ran. */
+function installResult(): { status?: string; reason?: string } | undefined {
+  try {
+    return JSON.parse(readFileSync(path.join(packageRoot, 'build', 'install-result.json'), 'utf8')) as { status?: string; reason?: string };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why the addon is missing, from the record its install script leaves: the script never ran (npm's
+ * `--ignore-scripts`, pnpm ≥ 10 or Bun, which skip dependencies' build scripts unless allowed), it was told to skip,
+ * or the compile failed; each with the command that builds it.
+ */
+function missingAddonMessage(addonPath: string): string {
+  // The cause and the command first: callers such as selectBackend keep only the first 200 characters.
+  const rebuild = 'npm rebuild @longtail/backend-native';
+  const result = installResult();
+  if (process.env.LONGTAIL_NATIVE_ADDON !== undefined) return `the compiled addon ${addonPath} (set by LONGTAIL_NATIVE_ADDON) does not exist; unset it to use the package's own build (${rebuild})`;
+  if (result === undefined) {
+    return (
+      `install script of @longtail/backend-native did not run; build the addon with: ${rebuild} ` +
+      '(npm --ignore-scripts, pnpm ≥ 10 and Bun skip build scripts of dependencies: with pnpm, pnpm approve-builds then ' +
+      `pnpm rebuild @longtail/backend-native; it needs a C++ compiler and make). Expected at ${addonPath}`
+    );
+  }
+  if (result.status === 'skipped') {
+    return `addon build skipped at install (LONGTAIL_SKIP_NATIVE_BUILD=1); build it with: ${rebuild}. Expected at ${addonPath}`;
+  }
+  return (
+    `building it at install time failed (${result.reason ?? 'unknown reason'}); install a C++ compiler and make ` +
+    `(Debian/Ubuntu: apt-get install g++ make), then: ${rebuild}. Expected at ${addonPath}`
+  );
+}
+
 let cachedAddon: NativeAddon | undefined;
 let cachedError: Error | undefined;
 
@@ -92,12 +127,7 @@ export function loadNativeAddon(): NativeAddon {
   if (cachedError) throw cachedError;
   const addonPath = nativeAddonPath();
   try {
-    if (!existsSync(addonPath)) {
-      throw new Error(
-        `the compiled addon ${addonPath} does not exist; it is built by the package's install script ` +
-          `(node-gyp, needs a C++ compiler and make). Rebuild with: npm rebuild @longtail/backend-native`,
-      );
-    }
+    if (!existsSync(addonPath)) throw new Error(missingAddonMessage(addonPath));
     const requireFromHere = createRequire(moduleFile);
     const addon = requireFromHere(addonPath) as NativeAddon;
     if (typeof addon.conv2d !== 'function') throw new Error(`${addonPath} is not the longtail native addon`);

@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import { explainMissingPeer } from './optional-peer.js';
 import { setUpWasmBackend } from './wasm/setup.js';
 import { formatAdapter, setUpWebGpuBackend, vulkanDriverInstalled } from './webgpu/setup.js';
 
@@ -100,7 +101,9 @@ async function activate(name: string): Promise<void> {
 
 function tensorflowLoader(module: string): BackendLoader {
   return async () => {
-    await importOptional(module);
+    await importOptional(module).catch((error: unknown) => {
+      throw explainMissingPeer(module, 'the TensorFlow C++ backend', error);
+    });
     await activate('tensorflow');
     return { tfBackend: 'tensorflow', detail: module.replace('@tensorflow/', '') };
   };
@@ -108,7 +111,9 @@ function tensorflowLoader(module: string): BackendLoader {
 
 function nativeLoader(threads: number | undefined): BackendLoader {
   return async () => {
-    const native = await importOptional('@longtail/backend-native');
+    const native = await importOptional('@longtail/backend-native').catch((error: unknown) => {
+      throw explainMissingPeer('@longtail/backend-native', 'the native kernel pack', error);
+    });
     const register = native.registerNativeBackend as
       | ((options?: { threads?: number }) => { simdLevel: string; threads: number; name?: string })
       | undefined;
@@ -139,6 +144,8 @@ function webgpuLoader(allowSoftwareAdapter: boolean, dawnOptions: string[] | und
 }
 
 const cpuLoader: BackendLoader = async () => {
+  // A peer dependency (the application's copy, at its tfjs version); importing it registers the 'cpu' backend.
+  await import('@tensorflow/tfjs-backend-cpu');
   await activate('cpu');
   return { tfBackend: 'cpu', detail: 'pure JavaScript' };
 };
@@ -187,6 +194,13 @@ function shortReason(error: string | undefined): string {
   if (/Cannot find (package|module) '[^']+'/.test(error)) return 'not installed';
   if (/tfjs_binding\.node\)? can ?not be found/i.test(error)) {
     return 'native binding not built (its install step downloads libtensorflow)';
+  }
+  // @longtail/backend-native's own diagnosis of a missing addon (from the record its install script leaves).
+  if (/install script of @longtail\/backend-native did not run/.test(error)) {
+    return 'addon not built: the package manager skipped its install script (npm rebuild @longtail/backend-native)';
+  }
+  if (/building it at install time failed/.test(error)) {
+    return 'addon build failed at install (needs g++ and make; then npm rebuild @longtail/backend-native)';
   }
   return error.length > 120 ? `${error.slice(0, 117)}...` : error;
 }

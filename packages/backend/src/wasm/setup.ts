@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import { explainMissingPeer } from '../optional-peer.js';
 import { registerWasmTrainingKernels } from './register.js';
 
 /** What {@link setUpWasmBackend} configured. */
@@ -42,7 +43,9 @@ export function installedWasmPath(): string {
  * @throws Error when the module or its binaries cannot load.
  */
 export async function setUpWasmBackend(wasmPath?: string): Promise<WasmSetup> {
-  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const wasm = await import('@tensorflow/tfjs-backend-wasm').catch((error: unknown) => {
+    throw explainMissingPeer('@tensorflow/tfjs-backend-wasm', 'the tfjs WebAssembly backend', error);
+  });
   const directory = wasmPath ?? (nodeProcess() === undefined ? undefined : installedWasmPath());
   if (directory !== undefined && tf.getBackend() !== 'wasm') {
     // setWasmPaths throws once the backend is initialised; only the first setup picks the directory.

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { ADD_RELU_KERNEL, addReluWebGpu } from './add-relu.js';
 import { BATCH_NORM_TRAINING_GRAD_KERNEL, batchNormTrainingGradWebGpu } from './batch-norm-training-grad.js';
 import { BATCH_NORM_TRAINING_KERNEL, batchNormTrainingWebGpu } from './batch-norm-training.js';

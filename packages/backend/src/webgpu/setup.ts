@@ -1,4 +1,5 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import { explainMissingPeer } from '../optional-peer.js';
 import { registerWebGpuTrainingKernels } from './register.js';
 
 /** The adapter the webgpu backend runs on, as WebGPU's `GPUAdapterInfo` reports it. */
@@ -65,7 +66,9 @@ let dawnInstalled = false;
 async function provideNavigatorGpu(dawnOptions: string[]): Promise<WebGpuSetup['provider']> {
   if (currentGpu() !== undefined) return dawnInstalled ? 'webgpu (Dawn for Node)' : 'browser';
   if (nodeProcess() === undefined) throw new Error('this browser has no navigator.gpu (WebGPU is off or unsupported)');
-  const dawn = await importOptional('webgpu');
+  const dawn = await importOptional('webgpu').catch((error: unknown) => {
+    throw explainMissingPeer('webgpu', "Dawn's Node bindings (the npm package webgpu)", error);
+  });
   const create = dawn.create as ((options: string[]) => MinimalGpu) | undefined;
   if (typeof create !== 'function') throw new Error("the 'webgpu' package has no create() (expected Dawn's Node bindings)");
   Object.assign(globalThis, dawn.globals as object);
@@ -173,7 +176,9 @@ export async function setUpWebGpuBackend(options: WebGpuSetupOptions = {}): Prom
   if (summary.software && options.allowSoftwareAdapter !== true) {
     throw new Error(`only a software adapter (${formatAdapter(summary)}): slower than the CPU backends, so used only when webgpu is asked for by name`);
   }
-  await import('@tensorflow/tfjs-backend-webgpu');
+  await import('@tensorflow/tfjs-backend-webgpu').catch((error: unknown) => {
+    throw explainMissingPeer('@tensorflow/tfjs-backend-webgpu', 'the tfjs WebGPU backend', error);
+  });
   // The fused batch-norm and add+ReLU kernels of @longtail/backbones: about 700 fewer dispatches a ResNet-32 step.
   registerWebGpuTrainingKernels();
   if (!(await tf.setBackend('webgpu'))) {
