@@ -225,7 +225,7 @@ class Replica:
         self.dtype = dtype
         self.model = CifarResNet(BLOCKS[config['backbone']], config['numClasses'], config['inputShape'][2])
         state = self.model.state_dict()
-        expected = {name for name in state if not name.endswith('num_batches_tracked')}
+        expected = set(state)
         missing = sorted(expected - set(initial))
         unexpected = sorted(set(initial) - expected)
         if missing or unexpected:
@@ -233,7 +233,8 @@ class Replica:
         for name in expected:
             if tuple(state[name].shape) != tuple(initial[name].shape):
                 raise SystemExit(f'reference.py: {name} has shape {tuple(initial[name].shape)}, expected {tuple(state[name].shape)}')
-        self.model.load_state_dict({name: torch.from_numpy(np.array(value)) for name, value in initial.items()}, strict=False)
+        # Strict: our exportStateDict must produce exactly PyTorch's state_dict(), num_batches_tracked included.
+        self.model.load_state_dict({name: torch.from_numpy(np.array(value)) for name, value in initial.items()}, strict=True)
         self.model.to(dtype)
         counts = config['counts']
         self.stages = {}
@@ -243,6 +244,9 @@ class Replica:
             weight = class_weights(loss['weighting'], counts)
             criterion = GclLoss(counts, loss['m'], loss['s'], loss['noiseMul'], weight, stage == 2, loss['gamma'], dtype)
             self.stages[stage] = {'settings': settings, 'criterion': criterion, 'optimizer': None}
+
+    def batches_tracked(self):
+        return {name: int(value) for name, value in self.model.state_dict().items() if name.endswith('num_batches_tracked')}
 
     def state(self):
         return {name: value.detach().double().numpy() for name, value in self.model.state_dict().items() if not name.endswith('num_batches_tracked')}
@@ -322,7 +326,9 @@ def main():
             theirs = main_replica.state()
             per_tensor, worst, top = compare(ours, theirs)
             record = {'kind': 'compare', 'stage': header['stage'], 'maxRelativeParameterDifference': per_tensor[worst], 'worstParameter': worst,
-                      'largest': top, 'tensors': len(per_tensor), 'missing': sorted(set(theirs) - set(ours))}
+                      'largest': top, 'tensors': len(per_tensor), 'missing': sorted(set(theirs) - set(ours)),
+                      'batchesTrackedMismatches': sorted(name for name, count in main_replica.batches_tracked().items()
+                                                         if name not in ours or int(ours[name]) != count)}
             if shadow is not None:
                 reference = shadow.state()
                 per, worst64, _ = compare(ours, reference)

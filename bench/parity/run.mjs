@@ -161,7 +161,10 @@ async function main() {
   const samplers = await import('@longtail/samplers');
   const datasets = await import('@longtail/datasets');
   const losses = await import('@longtail/gcl-loss');
-  const { trainStep, readStep, makeLoss, classWeights, TorchSgd, headLayer, warmupStepDecay, cosineDecay, resolveConfig, loadTrainingData, selectComputeBackend } = trainer;
+  const { trainStep, readStep, makeLoss, TorchSgd, warmupStepDecay, cosineDecay, resolveConfig, loadTrainingData, selectComputeBackend } = trainer;
+  // The functions the trainer's stage plan calls: the samplers' class weights, the backbones' classifier layer.
+  const { classWeights } = samplers;
+  const { classifierLayer } = backbones;
 
   const print = (record) => process.stdout.write(`${JSON.stringify(record)}\n`);
   const backendSummary = await selectComputeBackend(options.backend);
@@ -192,11 +195,12 @@ async function main() {
 
   const directory = mkdtempSync(path.join(os.tmpdir(), 'longtail-parity-'));
   const model = backbones[options.backbone]({ numClasses: data.numClasses, head: 'cosine', inputShape: data.inputShape, seed: options.seed });
-  /** The model's weights and running statistics as a PyTorch state dict in a .safetensors file (async reads first: webgpu). */
+  // Training-mode batch-norm forwards so far: PyTorch's num_batches_tracked, which reference.py compares exactly.
+  let batchesTracked = 0;
+  /** The model's state as a PyTorch state dict in a .safetensors file (reference.py loads it strictly). */
   const saveStateDict = async (name) => {
-    await Promise.all(model.weights.map((weight) => weight.read().data()));
     const file = path.join(directory, name);
-    writeFileSync(file, backbones.encodeSafetensors(backbones.exportStateDict(model)));
+    writeFileSync(file, backbones.encodeSafetensors(await backbones.exportStateDict(model, { numBatchesTracked: batchesTracked })));
     return file;
   };
   const initialWeights = await saveStateDict('initial.safetensors');
@@ -263,7 +267,8 @@ async function main() {
       epochs: settings.epochs,
       batchSize: settings.batchSize,
       alpha: settings.mixup.alpha,
-      loss: { name: settings.loss.name, m: settings.loss.m, s: settings.loss.s, noiseMul: settings.loss.noiseMul, gamma: settings.loss.gamma, weighting: settings.loss.weighting },
+      // Stage-1 GCL has no focal exponent (no focal reduction): 0, as the official criterion ignores it there.
+      loss: { name: settings.loss.name, m: settings.loss.m, s: settings.loss.s, noiseMul: settings.loss.noiseMul, gamma: settings.loss.gamma ?? 0, weighting: settings.loss.weighting },
       ...(stage === 1 ? { schedule: config.stage1.schedule } : { scheduleType: config.stage2.schedule.type }),
     };
   };
@@ -297,7 +302,7 @@ async function main() {
     const loss = makeLoss(settings.loss, counts, stage);
     const { noise, draws } = recordingNoise(tf, new losses.CloudNoiseStream(config.seed * 15485863 + stage));
     const weight = classWeights(settings.loss.weighting, counts);
-    const headWeights = new Set(headLayer(model).trainableWeights.map((w) => w.name));
+    const headWeights = new Set(classifierLayer(model).trainableWeights.map((w) => w.name));
     const trainable = model.trainableWeights.filter((w) => stage === 1 || headWeights.has(w.name));
     const variables = trainable.map((w) => w.read());
     const optimizer = new TorchSgd(variables, { momentum: settings.optimizer.momentum, weightDecay: settings.optimizer.weightDecay });
@@ -338,6 +343,7 @@ async function main() {
         index += 1;
         step += 1;
         done += 1;
+        if (stage === 1) batchesTracked += 1;
         if (done >= wanted) break;
       }
     }
@@ -365,6 +371,7 @@ async function main() {
     largestParameterDifferences: final.largest,
     parametersCompared: final.tensors,
     parametersMissing: final.missing,
+    batchesTrackedMismatches: final.batchesTrackedMismatches,
     stageParameterDifferences: compares.map((c) => ({ stage: c.stage, maxRelativeParameterDifference: c.maxRelativeParameterDifference, worstParameter: c.worstParameter, ...(c.oursVsFloat64 ? { oursVsFloat64: c.oursVsFloat64, torchVsFloat64: c.torchVsFloat64 } : {}) })),
     ...(options.shadow
       ? {

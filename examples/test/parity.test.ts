@@ -55,6 +55,7 @@ describe('training parity with PyTorch', () => {
     }
     expect(summary.lrMismatches).toBe(0);
     expect(summary.parametersMissing).toEqual([]);
+    expect(summary.batchesTrackedMismatches).toEqual([]); // strict PyTorch load, and the same count of training-mode forwards
     const detail = JSON.stringify({ worstLossStep: summary.worstLossStep, largest: summary.largestParameterDifferences, float32Floor: summary.float32Floor });
     // The configuration must stay well-conditioned: PyTorch float32 within a tenth of the tolerance of float64.
     expect(summary.float32Floor.loss, `float32 floor (PyTorch float32 vs float64) ${detail}`).toBeLessThanOrEqual(TOLERANCE / 10);

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 import { classifierLayer } from './features.js';
 import { NormedLinear, TorchBatchNorm, TorchConv2D } from './layers.js';
 import { decodeSafetensors, readSafetensorsFile, type SafetensorsDtype, type SafetensorsTensor } from './safetensors.js';
@@ -263,25 +263,66 @@ export function loadStateDict(
   return { loaded, ignored };
 }
 
+/** One tensor of an exported state dict: float32 weights and statistics, int64 `num_batches_tracked`. */
+export type ExportedTensor =
+  | { shape: number[]; values: Float32Array; dtype: 'F32' }
+  | { shape: number[]; values: BigInt64Array; dtype: 'I64' };
+
+/** Options of {@link exportStateDict}. */
+export interface ExportStateDictOptions {
+  /**
+   * The value written to every batch norm's `num_batches_tracked` (PyTorch's int64 training-step counter; it only
+   * changes the statistics when PyTorch's `momentum=None`, which neither the paper nor we use). Default 0; pass the
+   * number of training steps taken to match a PyTorch model trained as long.
+   */
+  numBatchesTracked?: number;
+}
+
 /**
- * The model's weights as a PyTorch state dict (float32, PyTorch layouts and names), the inverse of
- * {@link loadStateDict}; write it with `encodeSafetensors` to load the weights into the reference PyTorch model.
+ * The PyTorch names and shapes of the tensors {@link loadStateDict} requires of `model` (weights and running
+ * statistics; not `num_batches_tracked`), in PyTorch's `state_dict()` order. Reads no values.
  */
-export function exportStateDict(model: tf.LayersModel): Map<string, { shape: number[]; values: Float32Array }> {
-  const result = new Map<string, { shape: number[]; values: Float32Array }>();
-  for (const slot of stateDictSlots(model)) {
-    const weight = slot.layer.weights[slot.weightIndex].read();
-    const tfjsValues = Float32Array.from(weight.dataSync() as Float32Array);
+export function stateDictShapes(model: tf.LayersModel): Array<[name: string, shape: number[]]> {
+  return stateDictSlots(model).map((slot) => [slot.torchName, slot.torchShape]);
+}
+
+/**
+ * The model's state as a PyTorch `state_dict()`: every weight and running statistic as float32 in PyTorch's layout
+ * and names, plus an int64 `num_batches_tracked` after each batch norm's `running_var`, so PyTorch's strict
+ * `load_state_dict` accepts it. The inverse of {@link loadStateDict}; write it with `encodeSafetensors`. Reads
+ * asynchronously (`data()`), so it works on GPU backends, where a synchronous read throws or stalls.
+ */
+export async function exportStateDict(
+  model: tf.LayersModel,
+  options: ExportStateDictOptions = {},
+): Promise<Map<string, ExportedTensor>> {
+  const numBatchesTracked = options.numBatchesTracked ?? 0;
+  if (!Number.isSafeInteger(numBatchesTracked) || numBatchesTracked < 0) {
+    throw new Error(`exportStateDict: options.numBatchesTracked must be a non-negative integer, got ${numBatchesTracked}`);
+  }
+  const slots = stateDictSlots(model);
+  const weights = slots.map((slot) => slot.layer.weights[slot.weightIndex].read());
+  const read = await Promise.all(weights.map((weight) => weight.data() as Promise<Float32Array>));
+  const result = new Map<string, ExportedTensor>();
+  slots.forEach((slot, index) => {
+    const tfjsValues = Float32Array.from(read[index]);
     const values =
       slot.torchToTfjs == null
         ? tfjsValues
         : permute(
             tfjsValues,
-            weight.shape,
+            weights[index].shape,
             slot.torchToTfjs.map((_, axis) => slot.torchToTfjs!.indexOf(axis)),
           );
-    result.set(slot.torchName, { shape: slot.torchShape, values });
-  }
+    result.set(slot.torchName, { shape: slot.torchShape, values, dtype: 'F32' });
+    if (slot.layer instanceof TorchBatchNorm && slot.torchName.endsWith('.running_var')) {
+      result.set(`${slot.layer.name}.num_batches_tracked`, {
+        shape: [],
+        values: BigInt64Array.from([BigInt(numBatchesTracked)]),
+        dtype: 'I64',
+      });
+    }
+  });
   return result;
 }
 

@@ -13,6 +13,7 @@ import {
   readSafetensorsFile,
   resnet32,
   resnet50,
+  type TorchTensor,
 } from '../src/index.js';
 import { expectRelativelyClose, fixturesDirectory, readFixture, readGzipFixture } from './helpers/common.js';
 import { formulaInput, formulaTensor } from './helpers/formula.js';
@@ -189,7 +190,7 @@ describe('PyTorch weight import', () => {
   it('exportStateDict → encodeSafetensors → loadPyTorchWeights reproduces a model exactly', async () => {
     const source = resnet32({ numClasses: 10, head: 'dense' });
     const target = resnet32({ numClasses: 10, head: 'dense' });
-    const bytes = encodeSafetensors(exportStateDict(source));
+    const bytes = encodeSafetensors(await exportStateDict(source));
     await loadPyTorchWeights(target, bytes);
     const input = formulaInput('input', [2, 32, 32, 3]);
     const [a, b] = [source.predict(input) as tf.Tensor, target.predict(input) as tf.Tensor];
@@ -199,9 +200,9 @@ describe('PyTorch weight import', () => {
     target.dispose();
   });
 
-  it('loadStateDict validates the state dict tensors against their declared shape', () => {
+  it('loadStateDict validates the state dict tensors against their declared shape', async () => {
     const model = resnet32({ numClasses: 10, head: 'dense' });
-    const state = new Map(exportStateDict(model));
+    const state = new Map<string, TorchTensor>(await exportStateDict(model));
     state.set('linear.bias', { shape: [10], values: new Float32Array(3) });
     expect(() => loadStateDict(model, state)).toThrow(/wrong shape \(1\): linear\.bias/);
     model.dispose();

@@ -2,9 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { encodeSafetensors, exportStateDict } from '@longtail/backbones';
+import { classifierLayer, encodeSafetensors, exportStateDict } from '@longtail/backbones';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildModel, headLayer, loadCheckpoint, loadTrainingData, resolveConfig, train } from '../src/index';
+import { buildModel, loadCheckpoint, loadTrainingData, resolveConfig, train } from '../src/index';
 
 const sink = { write: () => true, isTTY: false };
 
@@ -19,7 +19,7 @@ describe('backbones from @longtail/backbones in the trainer', () => {
     // 464,154 with a dense head (weights + bias), 464,144 with the bias-free cosine classifier.
     expect(cosine.countParams()).toBe(464_144);
     expect(dense.countParams()).toBe(464_154);
-    expect(headLayer(cosine).getClassName()).not.toBe(headLayer(dense).getClassName());
+    expect(classifierLayer(cosine).getClassName()).not.toBe(classifierLayer(dense).getClassName());
     cosine.dispose();
     dense.dispose();
   });
@@ -30,20 +30,20 @@ describe('backbones from @longtail/backbones in the trainer', () => {
     // Make the source weights distinguishable from a fresh initialisation.
     source.setWeights(source.getWeights().map((w) => tf.tidy(() => tf.add(w, 0.5))));
     const file = path.join(directory, 'resnet20.safetensors');
-    writeFileSync(file, encodeSafetensors(exportStateDict(source)));
+    writeFileSync(file, encodeSafetensors(await exportStateDict(source)));
     const fresh = await buildModel('resnet20', { numClasses: 10, head: 'cosine', inputShape: [32, 32, 3] });
     const imported = await buildModel('resnet20', { numClasses: 10, head: 'cosine', inputShape: [32, 32, 3], pretrained: file });
-    const sourceWeights = source.weights.filter((w) => !headLayer(source).weights.includes(w));
-    const importedWeights = imported.weights.filter((w) => !headLayer(imported).weights.includes(w));
+    const sourceWeights = source.weights.filter((w) => !classifierLayer(source).weights.includes(w));
+    const importedWeights = imported.weights.filter((w) => !classifierLayer(imported).weights.includes(w));
     expect(importedWeights).toHaveLength(sourceWeights.length);
     importedWeights.forEach((weight, i) => {
       expect(Array.from(weight.read().dataSync()), weight.name).toEqual(Array.from(sourceWeights[i].read().dataSync()));
     });
     // The 100-class dense head of the file is skipped: the model keeps its own 10-class cosine head.
-    expect(headLayer(imported).getWeights().map((w) => w.shape)).toEqual(headLayer(fresh).getWeights().map((w) => w.shape));
-    expect(headLayer(imported).getWeights()[0].shape).toEqual([64, 10]);
+    expect(classifierLayer(imported).getWeights().map((w) => w.shape)).toEqual(classifierLayer(fresh).getWeights().map((w) => w.shape));
+    expect(classifierLayer(imported).getWeights()[0].shape).toEqual([64, 10]);
     await expect(buildModel('resnet20', { numClasses: 10, head: 'cosine', inputShape: [32, 32, 3], pretrained: path.join(directory, 'missing.safetensors') })).rejects.toThrow(/^model\.pretrained .*missing\.safetensors/);
-    await expect(buildModel('tiny', { numClasses: 10, head: 'cosine', inputShape: [32, 32, 3], pretrained: file })).rejects.toThrow(/model\.pretrained needs a backbone/);
+    await expect(buildModel('tiny', { numClasses: 10, head: 'cosine', inputShape: [32, 32, 3], pretrained: file })).rejects.toThrow(/^model\.pretrained: backbone "tiny" has no PyTorch weights to import/);
     for (const model of [source, fresh, imported]) model.dispose();
   });
 
