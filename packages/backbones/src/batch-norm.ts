@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 
 /**
  * Kernel names of the fused layer ops. A backend may register them (the 'native' backend of `@longtail/backend-native`
@@ -239,4 +239,139 @@ export function addRelu(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
     return tf.engine().runKernel(fusedLayerKernelNames.addRelu, { a, b }) as tf.Tensor;
   }
   return tf.relu(tf.add(a, b));
+}
+
+/**
+ * How synchronised batch norm reaches the other replicas of a data-parallel job: a blocking sum over every replica,
+ * and this replica's share of the global batch. Installed with {@link setBatchNormReducer} (the trainer installs one
+ * on `@longtail/distributed`'s `allReduceSync` when `syncBatchNorm` is on).
+ */
+export interface BatchNormReducer {
+  /** Sums `values` element-wise over every replica, in place, before returning (a blocking all-reduce). */
+  sum(values: Float64Array): void;
+  /**
+   * This replica's share of the global batch, `n_r / B`: the weight its mean loss has in the global mean loss (its
+   * gradients are scaled by it before they are summed over the replicas). Read at every backward pass; in (0, 1].
+   */
+  readonly weight: number;
+}
+
+let batchNormReducer: BatchNormReducer | null = null;
+
+/**
+ * Installs (or with `null` removes) the reducer that makes every training-mode {@link TorchBatchNorm} synchronised
+ * across the replicas of a data-parallel job, as PyTorch's `SyncBatchNorm`: the batch mean and variance are those of
+ * the global batch (sums all-reduced in the forward pass), the backward pass all-reduces `Σ g` and `Σ g·x̂`, and the
+ * running variance uses the global count (`n/(n−1)` with the global `n`). Host-memory backends only (cpu, native,
+ * wasm, tensorflow): the sums are read synchronously inside the gradient. Every replica must run the same layers in
+ * the same order.
+ * @returns the reducer that was installed before.
+ */
+export function setBatchNormReducer(reducer: BatchNormReducer | null): BatchNormReducer | null {
+  if (reducer !== null && (typeof reducer !== 'object' || typeof reducer.sum !== 'function')) {
+    throw new TypeError('setBatchNormReducer: the reducer must be null or an object with sum(values: Float64Array)');
+  }
+  const previous = batchNormReducer;
+  batchNormReducer = reducer;
+  return previous;
+}
+
+/** The reducer installed by {@link setBatchNormReducer}, or null (batch norm per replica). */
+export function getBatchNormReducer(): BatchNormReducer | null {
+  return batchNormReducer;
+}
+
+const GPU_BACKENDS = new Set(['webgpu', 'webgl']);
+
+/** Sums `tensor` over the batch axes per channel and reads the sums (host-memory backends: a cheap copy). */
+function channelSums(tensor: tf.Tensor): Float32Array {
+  return tf.tidy(() => tf.sum(tensor, channelReductionAxes(tensor))).dataSync() as Float32Array;
+}
+
+function readAndDispose(tensor: tf.Tensor): Float32Array {
+  try {
+    return tensor.dataSync() as Float32Array;
+  } finally {
+    tensor.dispose();
+  }
+}
+
+/**
+ * {@link batchNormTraining} synchronised over the replicas of `reducer` (see {@link setBatchNormReducer}): with
+ * `N` the global number of values per channel, `μ = Σ_all x / N`, `σ² = Σ_all (x − μ)² / N` (two reductions, as
+ * exact as the single-process moments), and in the backward pass, with `w` this replica's share of the global batch
+ * and `g = ∂L_r/∂y · act'(y)` the gradient of its own mean loss, `A = Σ_all w·g`, `C = Σ_all w·g·x̂`:
+ * `∂L_r/∂x = γ·r·(g − (A + x̂·C)/(N·w))`, `∂L_r/∂γ = Σ_local g·x̂`, `∂L_r/∂β = Σ_local g` (the parameter gradients
+ * are summed over the replicas, weighted by `w`, with the others). Summed over the replicas with the weights, these
+ * are the gradients of the global batch's mean loss, as one process computes them.
+ * @returns the output, the global batch mean and biased variance, and the global count `N` (for the running variance).
+ */
+export function syncBatchNormTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  reducer: BatchNormReducer,
+  epsilon = 1e-5,
+  activation: BatchNormActivation = 'linear',
+): BatchNormTrainingResult & { count: number } {
+  if (GPU_BACKENDS.has(tf.getBackend())) {
+    throw new Error(
+      `syncBatchNorm needs a host-memory backend (cpu, native, wasm, tensorflow): its sums are read synchronously inside the gradient, which '${tf.getBackend()}' cannot do`,
+    );
+  }
+  if (x.rank < 2) throw new Error(`syncBatchNormTraining: x must have rank >= 2 (channels last), got shape [${x.shape}]`);
+  const channels = x.shape[x.rank - 1];
+  const localCount = x.size / channels;
+  let statistics: { mean: Float32Array; variance: Float32Array; count: number } | undefined;
+  const normalize = tf.customGrad(((input: tf.Tensor, scale: tf.Tensor1D, offset: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    // Σx and the count, summed over the replicas (float64 on the host).
+    const sums = new Float64Array(channels + 1);
+    sums.set(channelSums(input));
+    sums[channels] = localCount;
+    reducer.sum(sums);
+    const count = sums[channels];
+    if (!(count >= 2)) throw new Error(`syncBatchNorm: training needs more than one value per channel over all replicas, got ${count}`);
+    const meanValues = Float32Array.from(sums.subarray(0, channels), (s) => s / count);
+    const mean = tf.tensor1d(meanValues);
+    const centered = tf.sub(input, mean);
+    const squares = new Float64Array(channels);
+    squares.set(readAndDispose(tf.sum(tf.square(centered), channelReductionAxes(input))));
+    reducer.sum(squares);
+    const varianceValues = Float32Array.from(squares, (s) => s / count);
+    statistics = { mean: meanValues, variance: varianceValues, count };
+    const inverse = tf.rsqrt(tf.add(tf.tensor1d(varianceValues), epsilon));
+    const normalized = tf.mul(centered, inverse);
+    let output = tf.add(tf.mul(normalized, scale), offset);
+    if (activation === 'relu') output = tf.relu(output);
+    save(activation === 'relu' ? [normalized, inverse, scale, output] : [normalized, inverse, scale]);
+    return {
+      value: output,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [savedNormalized, savedInverse, savedScale, savedOutput] = saved;
+        return tf.tidy(() => {
+          const axes = channelReductionAxes(savedNormalized);
+          const gradient = savedOutput ? reluGradient(dy, savedOutput) : dy;
+          const sumGradient = tf.sum(gradient, axes);
+          const sumGradientNormalized = tf.sum(tf.mul(gradient, savedNormalized), axes);
+          const weight = reducer.weight;
+          if (!(weight > 0 && weight <= 1)) throw new Error(`syncBatchNorm: the reducer's weight must be in (0, 1], got ${weight}`);
+          const both = new Float64Array(2 * channels);
+          const local = [sumGradient.dataSync(), sumGradientNormalized.dataSync()];
+          for (let c = 0; c < channels; c++) {
+            both[c] = weight * local[0][c];
+            both[channels + c] = weight * local[1][c];
+          }
+          reducer.sum(both);
+          const scaleBy = 1 / (count * weight);
+          const a = tf.tensor1d(Float32Array.from(both.subarray(0, channels), (v) => v * scaleBy));
+          const c = tf.tensor1d(Float32Array.from(both.subarray(channels), (v) => v * scaleBy));
+          const dx = tf.mul(tf.mul(savedScale, savedInverse), tf.sub(tf.sub(gradient, a), tf.mul(savedNormalized, c)));
+          return [dx, sumGradientNormalized, sumGradient];
+        });
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const output = normalize(x, gamma, beta);
+  const { mean, variance, count } = statistics!;
+  return { output, mean: tf.tensor1d(mean), variance: tf.tensor1d(variance), count };
 }

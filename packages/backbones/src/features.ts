@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 
 /** Result of {@link forwardWithFeatures} (a plain object: `tf.dispose(result)` frees both tensors). */
 export type FeaturesAndLogits = {

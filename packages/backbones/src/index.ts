@@ -3,7 +3,11 @@ export {
   batchNormInference,
   batchNormTraining,
   fusedLayerKernelNames,
+  getBatchNormReducer,
+  setBatchNormReducer,
+  syncBatchNormTraining,
   type BatchNormActivation,
+  type BatchNormReducer,
   type BatchNormTrainingResult,
 } from './batch-norm.js';
 export {
@@ -66,7 +70,20 @@ export {
   exportStateDict,
   loadPyTorchWeights,
   loadStateDict,
+  stateDictShapes,
+  type ExportedTensor,
+  type ExportStateDictOptions,
   type LoadStateDictOptions,
   type LoadStateDictReport,
   type TorchTensor,
 } from './state-dict.js';
+export { tiny } from './tiny.js';
+export {
+  registerBackbone,
+  getBackbone,
+  backboneNames,
+  listBackbones,
+  BUILTIN_BACKBONES,
+  DEFAULT_BACKBONE,
+  type BackboneSpec,
+} from './registry.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 import { NormedLinear, TorchBatchNorm, TorchConv2D } from './layers.js';
 
 /**

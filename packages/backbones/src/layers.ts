@@ -1,6 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 
-import { addRelu, batchNormInference, batchNormTraining, type BatchNormActivation } from './batch-norm.js';
+import { addRelu, batchNormInference, batchNormTraining, getBatchNormReducer, syncBatchNormTraining, type BatchNormActivation } from './batch-norm.js';
 
 /** Arguments every tfjs-layers layer accepts (`name`, `trainable`, …). */
 export type BaseLayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
@@ -290,6 +290,13 @@ export class TorchBatchNorm extends tf.layers.Layer {
         const variance = this.runningVariance!.read() as tf.Tensor1D;
         return batchNormInference(input, mean, variance, gamma, beta, this.epsilon, this.activation);
       }
+      const reducer = getBatchNormReducer();
+      if (reducer !== null) {
+        // Synchronised over the replicas of a data-parallel job: global moments, global count.
+        const synced = syncBatchNormTraining(input, gamma, beta, reducer, this.epsilon, this.activation);
+        this.updateRunningStatistics(synced.mean, synced.variance, synced.count);
+        return synced.output;
+      }
       const count = input.shape.slice(0, -1).reduce((product, size) => product * size, 1);
       if (count < 2) {
         throw new Error(
@@ -297,17 +304,20 @@ export class TorchBatchNorm extends tf.layers.Layer {
         );
       }
       const { output, mean, variance } = batchNormTraining(input, gamma, beta, this.epsilon, this.activation);
-      // Running statistics are bookkeeping: nothing differentiated depends on these writes.
-      const keep = 1 - this.momentum;
-      const unbiasedVariance = tf.mul(variance, count / (count - 1));
-      this.runningMean!.write(tf.add(tf.mul(this.runningMean!.read(), keep), tf.mul(mean, this.momentum)));
-      this.runningVariance!.write(
-        tf.add(tf.mul(this.runningVariance!.read(), keep), tf.mul(unbiasedVariance, this.momentum)),
-      );
-      mean.dispose();
-      variance.dispose();
+      this.updateRunningStatistics(mean, variance, count);
       return output;
     });
+  }
+
+  /** The running statistics' momentum update (PyTorch's: unbiased variance `n/(n−1)` with the batch count `n`). */
+  private updateRunningStatistics(mean: tf.Tensor1D, variance: tf.Tensor1D, count: number): void {
+    // Running statistics are bookkeeping: nothing differentiated depends on these writes.
+    const keep = 1 - this.momentum;
+    const unbiasedVariance = tf.mul(variance, count / (count - 1));
+    this.runningMean!.write(tf.add(tf.mul(this.runningMean!.read(), keep), tf.mul(mean, this.momentum)));
+    this.runningVariance!.write(tf.add(tf.mul(this.runningVariance!.read(), keep), tf.mul(unbiasedVariance, this.momentum)));
+    mean.dispose();
+    variance.dispose();
   }
 
   override getConfig(): SerializableConfig {

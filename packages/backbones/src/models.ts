@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from './tf.js';
 import { initializeWeights } from './initialization.js';
 import { AddRelu, BackboneModel, NormedLinear, OptionAShortcut, TorchBatchNorm, TorchConv2D } from './layers.js';
 

@@ -110,13 +110,13 @@ export async function* batches(source: ImageSource, options: BatchOptions): Asyn
     throw new TypeError('source must be an image data set (InMemoryImageDataset, FileImageDataset or another ImageSource)');
   }
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const batchSize = requirePositiveInteger('batchSize', options.batchSize);
+  const batchSize = requirePositiveInteger(options.batchSize, 'batchSize');
   const [height, width, channels] = transformOutputShape(options.transform);
   if (typeof options.seed !== 'number' || !Number.isInteger(options.seed)) throw new TypeError(`seed must be an integer, got ${String(options.seed)}`);
-  const epoch = requireNonNegativeInteger('epoch', options.epoch ?? 0);
-  const startBatch = requireNonNegativeInteger('startBatch', options.startBatch ?? 0);
-  const concurrency = requirePositiveInteger('concurrency', options.concurrency ?? Math.max(4, availableParallelism()));
-  const prefetchBatches = requirePositiveInteger('prefetchBatches', options.prefetchBatches ?? 2);
+  const epoch = requireNonNegativeInteger(options.epoch ?? 0, 'epoch');
+  const startBatch = requireNonNegativeInteger(options.startBatch ?? 0, 'startBatch');
+  const concurrency = requirePositiveInteger(options.concurrency ?? Math.max(4, availableParallelism()), 'concurrency');
+  const prefetchBatches = requirePositiveInteger(options.prefetchBatches ?? 2, 'prefetchBatches');
   const order = new Int32Array(options.order?.length ?? source.length);
   for (let i = 0; i < order.length; i++) {
     const index = options.order ? options.order[i] : i;

@@ -1,6 +1,6 @@
 import { access, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { CIFAR100_CLASS_NAMES, CIFAR100_COARSE_CLASS_NAMES, CIFAR10_CLASS_NAMES } from './classNames';
+import { CIFAR100_CLASS_NAMES, CIFAR100_COARSE_CLASS_NAMES, CIFAR10_CLASS_NAMES } from './class-names';
 import { InMemoryImageDataset } from './dataset';
 import { downloadAndExtract, type DownloadProgress } from './download';
 import { DatasetError } from './errors';

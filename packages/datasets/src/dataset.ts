@@ -68,10 +68,10 @@ export class InMemoryImageDataset implements ImageSource, InMemoryImageData {
     if (data === null || typeof data !== 'object') throw new TypeError('data must be an object');
     if (!(data.images instanceof Uint8Array)) throw new TypeError('images must be a Uint8Array (N × H × W × C)');
     if (!(data.labels instanceof Int32Array)) throw new TypeError('labels must be an Int32Array');
-    this.height = requirePositiveInteger('height', data.height);
-    this.width = requirePositiveInteger('width', data.width);
-    this.channels = requirePositiveInteger('channels', data.channels);
-    this.numClasses = requirePositiveInteger('numClasses', data.numClasses);
+    this.height = requirePositiveInteger(data.height, 'height');
+    this.width = requirePositiveInteger(data.width, 'width');
+    this.channels = requirePositiveInteger(data.channels, 'channels');
+    this.numClasses = requirePositiveInteger(data.numClasses, 'numClasses');
     const imageSize = this.height * this.width * this.channels;
     if (data.images.length !== data.labels.length * imageSize) {
       throw new RangeError(`images has ${data.images.length} bytes, expected labels.length × ${this.height} × ${this.width} × ${this.channels} = ${data.labels.length * imageSize}`);
@@ -181,7 +181,7 @@ export class FileImageDataset implements ImageSource, FileImageData {
     this.root = data.root;
     this.paths = data.paths;
     this.labels = data.labels;
-    this.numClasses = requirePositiveInteger('numClasses', data.numClasses);
+    this.numClasses = requirePositiveInteger(data.numClasses, 'numClasses');
     if (data.classNames !== undefined && data.classNames.length !== this.numClasses) {
       throw new RangeError(`classNames has ${data.classNames.length} entries, expected numClasses = ${this.numClasses}`);
     }

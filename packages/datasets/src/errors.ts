@@ -14,8 +14,8 @@ export class DatasetError extends Error {
   }
 }
 
-/** Throws a TypeError naming `name` unless `value` is a positive integer. */
-export function requirePositiveInteger(name: string, value: unknown): number {
+/** Throws a TypeError naming `name` unless `value` is a positive integer (value first, as every package's validators). */
+export function requirePositiveInteger(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
     throw new TypeError(`${name} must be a positive integer, got ${String(value)}`);
   }
@@ -23,7 +23,7 @@ export function requirePositiveInteger(name: string, value: unknown): number {
 }
 
 /** Throws a TypeError naming `name` unless `value` is a non-negative integer. */
-export function requireNonNegativeInteger(name: string, value: unknown): number {
+export function requireNonNegativeInteger(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
     throw new TypeError(`${name} must be a non-negative integer, got ${String(value)}`);
   }
@@ -31,7 +31,7 @@ export function requireNonNegativeInteger(name: string, value: unknown): number 
 }
 
 /** Throws a TypeError naming `name` unless `value` is a finite number. */
-export function requireFiniteNumber(name: string, value: unknown): number {
+export function requireFiniteNumber(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new TypeError(`${name} must be a finite number, got ${String(value)}`);
   }

@@ -2,7 +2,7 @@ import { access, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import { FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES } from './classNames';
+import { FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES } from './class-names';
 import { InMemoryImageDataset } from './dataset';
 import { DatasetError } from './errors';
 

@@ -26,10 +26,10 @@ export interface ImbalancedCountsOptions {
  */
 export function imbalancedCounts(options: ImbalancedCountsOptions): number[] {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
-  const numClasses = requirePositiveInteger('numClasses', options.numClasses);
-  const maxPerClass = requireFiniteNumber('maxPerClass', options.maxPerClass);
+  const numClasses = requirePositiveInteger(options.numClasses, 'numClasses');
+  const maxPerClass = requireFiniteNumber(options.maxPerClass, 'maxPerClass');
   if (maxPerClass <= 0) throw new RangeError(`maxPerClass must be positive, got ${maxPerClass}`);
-  const factor = requireFiniteNumber('factor', options.factor);
+  const factor = requireFiniteNumber(options.factor, 'factor');
   if (!(factor > 0 && factor <= 1)) throw new RangeError(`factor must be in (0, 1] (e.g. 0.01 for imbalance ratio 100), got ${factor}`);
   const profile = options.profile ?? 'exp';
   const counts: number[] = [];
@@ -62,7 +62,7 @@ export function longTailedSubset(labels: ArrayLike<number>, counts: ArrayLike<nu
   if (counts === null || typeof counts !== 'object' || typeof counts.length !== 'number' || counts.length === 0) {
     throw new TypeError('counts must be a non-empty array of per-class counts');
   }
-  requireFiniteNumber('seed', seed);
+  requireFiniteNumber(seed, 'seed');
   const numClasses = counts.length;
   const byClass = indicesByClass(labels, numClasses, 'labels');
   const random = new SeededRandom(seed);

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { FileImageDataset } from './dataset';
 import { lexicalPathProblem, quotePath } from './confinement';
 import { DatasetError } from './errors';
-import { requireDirectory } from './splitFile';
+import { requireDirectory } from './split-file';
 
 interface AnnotationFile {
   images?: { id?: unknown; file_name?: unknown }[];

@@ -5,9 +5,9 @@ export {
   CIFAR100_COARSE_CLASS_NAMES,
   FASHION_MNIST_CLASS_NAMES,
   MNIST_CLASS_NAMES,
-} from './classNames';
+} from './class-names';
 export { imbalancedCounts, longTailedSubset, indicesByClass, type ImbalancedCountsOptions } from './imbalance';
-export { makeLongTailed, type LongTailedOptions } from './longTailed';
+export { makeLongTailed, type LongTailedOptions } from './long-tailed';
 export { classCounts, manyMediumFew, type ShotGroups } from './statistics';
 export {
   InMemoryImageDataset,
@@ -63,7 +63,7 @@ export {
   type IdxArray,
   type MnistLoadOptions,
 } from './idx';
-export { loadFashionMnistEmbedded } from './fashionMnistEmbedded';
+export { loadFashionMnistEmbedded } from './fashion-mnist-embedded';
 export {
   readSplitFile,
   loadSplitFileDataset,
@@ -71,7 +71,22 @@ export {
   loadPlacesLT,
   type SplitFile,
   type SplitFileDatasetOptions,
-} from './splitFile';
+} from './split-file';
 export { loadINaturalist2018 } from './inaturalist';
 export { downloadFile, downloadAndExtract, type DownloadOptions, type DownloadProgress } from './download';
 export { readTarEntries, extractTarGz, type TarEntry } from './tar';
+export {
+  registerDataset,
+  getDataset,
+  datasetNames,
+  listDatasets,
+  AUGMENTATIONS,
+  type Augmentation,
+  type DatasetSpec,
+  type DatasetLoadOptions,
+  type LoadedDataset,
+  type ImageDataset,
+} from './registry';
+export { BUILTIN_DATASETS, DEFAULT_DATASET } from './builtin-datasets';
+export { configuredLongTail, inMemoryTransforms, fileBackedTransforms, requireSplitFiles } from './spec-helpers';
+export { syntheticDataset, type SyntheticDatasetOptions } from './synthetic';

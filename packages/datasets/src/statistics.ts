@@ -1,24 +1,5 @@
-import { requirePositiveInteger } from './errors';
-
-/**
- * Number of images of each class.
- * @param labels class index of every image, each in `[0, numClasses)`.
- * @param numClasses number of classes C (classes with no image get 0).
- * @returns an array of C counts.
- */
-export function classCounts(labels: ArrayLike<number>, numClasses: number): number[] {
-  if (labels === null || typeof labels !== 'object' || typeof labels.length !== 'number') throw new TypeError('labels must be an array of class indices');
-  requirePositiveInteger('numClasses', numClasses);
-  const counts = new Array<number>(numClasses).fill(0);
-  for (let i = 0; i < labels.length; i++) {
-    const label = labels[i];
-    if (!Number.isInteger(label) || label < 0 || label >= numClasses) {
-      throw new RangeError(`labels[${i}] = ${label} is not a class index in [0, ${numClasses})`);
-    }
-    counts[label]++;
-  }
-  return counts;
-}
+/** Number of images of each class: `@longtail/samplers`' `classCounts` (one class-count function). */
+export { classCounts } from '@longtail/samplers';
 
 /** The many / medium / few-shot split of the classes (class indices, ascending). */
 export interface ShotGroups {
@@ -31,7 +12,8 @@ export interface ShotGroups {
 }
 
 /**
- * Splits classes by their training-set counts as the long-tail literature reports accuracy (OLTR, Liu et al. 2019):
+ * Splits classes by their training-set counts as the long-tail literature reports accuracy (OLTR, Liu et al. 2019) —
+ * the one shot-group function (the trainer's evaluation and `longtail info` use it):
  * many-shot `n > 100`, medium-shot `20 ≤ n ≤ 100`, few-shot `n < 20`.
  * @param counts training images per class (e.g. from {@link classCounts}).
  * @param thresholds `{ manyAbove = 100, fewBelow = 20 }`.

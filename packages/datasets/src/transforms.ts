@@ -93,11 +93,11 @@ export interface CifarTransformOptions {
 
 /** CIFAR training augmentation: random crop 32 with 4-pixel zero padding, horizontal flip, CIFAR mean/std. */
 export function cifarTrainTransform(options: CifarTransformOptions = {}): CifarTransform {
-  const channels = requirePositiveInteger('channels', options.channels ?? 3);
+  const channels = requirePositiveInteger(options.channels ?? 3, 'channels');
   return Object.freeze({
     kind: 'cifar' as const,
-    size: requirePositiveInteger('size', options.size ?? 32),
-    padding: requireNonNegativeInteger('padding', options.padding ?? 4),
+    size: requirePositiveInteger(options.size ?? 32, 'size'),
+    padding: requireNonNegativeInteger(options.padding ?? 4, 'padding'),
     flip: true,
     channels,
     ...meanStd(options, channels, [CIFAR_MEAN, CIFAR_STD]),
@@ -106,10 +106,10 @@ export function cifarTrainTransform(options: CifarTransformOptions = {}): CifarT
 
 /** CIFAR evaluation transform: normalisation only (plus centre padding / channel repeat when needed). */
 export function cifarEvalTransform(options: Omit<CifarTransformOptions, 'padding'> = {}): CifarTransform {
-  const channels = requirePositiveInteger('channels', options.channels ?? 3);
+  const channels = requirePositiveInteger(options.channels ?? 3, 'channels');
   return Object.freeze({
     kind: 'cifar' as const,
-    size: requirePositiveInteger('size', options.size ?? 32),
+    size: requirePositiveInteger(options.size ?? 32, 'size'),
     padding: 0,
     flip: false,
     channels,
@@ -155,7 +155,7 @@ export function imagenetTrainTransform(
   }
   return Object.freeze({
     kind: 'imagenet-train' as const,
-    size: requirePositiveInteger('size', options.size ?? 224),
+    size: requirePositiveInteger(options.size ?? 224, 'size'),
     scale: [scale[0], scale[1]] as const,
     ratio: [ratio[0], ratio[1]] as const,
     flip: options.flip ?? true,
@@ -166,8 +166,8 @@ export function imagenetTrainTransform(
 
 /** ImageNet evaluation transform; defaults resize 256, size 224, ImageNet mean/std. */
 export function imagenetEvalTransform(options: { resize?: number; size?: number; mean?: readonly number[]; std?: readonly number[] } = {}): ImageNetEvalTransform {
-  const resize = requirePositiveInteger('resize', options.resize ?? 256);
-  const size = requirePositiveInteger('size', options.size ?? 224);
+  const resize = requirePositiveInteger(options.resize ?? 256, 'resize');
+  const size = requirePositiveInteger(options.size ?? 224, 'size');
   if (size > resize) throw new RangeError(`size (${size}) must not exceed resize (${resize})`);
   return Object.freeze({ kind: 'imagenet-eval' as const, resize, size, ...meanStd(options, 3, [IMAGENET_MEAN, IMAGENET_STD]) });
 }

@@ -1,5 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { offsetCrossEntropy } from './logit-adjusted';
+import type { LossSpec } from './registry';
 import { checkClassCountMatches, checkClassCounts, checkLabels, checkScores, rejectUnknownOptions } from './validation';
 
 export interface BalancedSoftmaxOptions {
@@ -22,3 +23,14 @@ export function balancedSoftmaxLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, op
   checkLabels(labels, batch, classes);
   return offsetCrossEntropy(logits, labels, counts.map((n) => Math.log(n)));
 }
+
+/** Registry entry of {@link balancedSoftmaxLoss} (`"balanced-softmax"`): no options; dense head; no class weights. */
+export const balancedSoftmaxSpec: LossSpec = {
+  name: 'balanced-softmax',
+  description: 'balanced softmax (Ren et al. 2020)',
+  options: {},
+  cloudNoise: false,
+  head: { preferred: 'dense', required: false },
+  classWeights: false,
+  create: ({ clsNumList }) => (logits, labels) => balancedSoftmaxLoss(logits, labels, { clsNumList }),
+};

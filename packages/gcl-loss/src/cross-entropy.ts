@@ -1,5 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { weightedMeanCrossEntropy } from './reductions';
+import type { LossSpec } from './registry';
 import { checkClassWeights, checkLabels, checkScores, rejectUnknownOptions } from './validation';
 
 export interface CrossEntropyOptions {
@@ -18,5 +19,16 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, options: 
   const [batch, classes] = checkScores(logits, 'logits');
   checkLabels(labels, batch, classes);
   const weight = checkClassWeights(options.weight, classes, 'options.weight');
-  return tf.tidy(() => weightedMeanCrossEntropy(logits, labels, tf.oneHot(labels, classes).toFloat() as tf.Tensor2D, weight));
+  return tf.tidy(() => weightedMeanCrossEntropy(logits, labels, tf.cast(tf.oneHot(labels, classes), 'float32') as tf.Tensor2D, weight));
 }
+
+/** Registry entry of {@link crossEntropy} (`"ce"`): no options; dense head; takes class weights. */
+export const crossEntropySpec: LossSpec = {
+  name: 'ce',
+  description: 'softmax cross-entropy',
+  options: {},
+  cloudNoise: false,
+  head: { preferred: 'dense', required: false },
+  classWeights: true,
+  create: () => (logits, labels, { weight }) => crossEntropy(logits, labels, { weight }),
+};

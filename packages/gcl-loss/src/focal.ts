@@ -1,5 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { focalReduction } from './reductions';
+import type { LossSpec } from './registry';
 import { assertAtLeast, checkClassWeights, checkLabels, checkScores, rejectUnknownOptions } from './validation';
 
 export interface FocalOptions {
@@ -25,6 +26,19 @@ export function focalLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, options: Foc
   assertAtLeast(gamma, 0, 'options.gamma');
   const weight = checkClassWeights(options.weight, classes, 'options.weight');
   return tf.tidy(() =>
-    focalReduction(logits, labels, tf.oneHot(labels, classes).toFloat() as tf.Tensor2D, weight, gamma),
+    focalReduction(logits, labels, tf.cast(tf.oneHot(labels, classes), 'float32') as tf.Tensor2D, weight, gamma),
   );
 }
+
+/** Registry entry of {@link focalLoss} (`"focal"`): γ 1; dense head; takes class weights. */
+export const focalSpec: LossSpec = {
+  name: 'focal',
+  description: 'focal loss (Lin et al. 2017)',
+  options: {
+    gamma: { type: 'number', default: 1, minimum: 0, description: 'focusing exponent γ' },
+  },
+  cloudNoise: false,
+  head: { preferred: 'dense', required: false },
+  classWeights: true,
+  create: ({ options }) => (logits, labels, { weight }) => focalLoss(logits, labels, { gamma: options.gamma as number, weight }),
+};

@@ -1,6 +1,7 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { relativeCloudSizes } from './cloud-sizes';
 import { SelfNoisedLoss } from './noise';
+import type { LossSpec } from './registry';
 import { focalReduction, greaterMask, weightedMeanCrossEntropy } from './reductions';
 import {
   assertAtLeast,
@@ -9,6 +10,7 @@ import {
   checkClassWeights,
   checkCosineInputs,
   rejectUnknownOptions,
+  requireNoise,
 } from './validation';
 
 /** Options of the angular GCL loss (journal extension, IEEE TAI 2024). */
@@ -25,13 +27,16 @@ export interface GclAngularOptions {
   easyMargin?: boolean;
   /** Per-class loss weights, or null. Default null. */
   weight?: number[] | null;
-  /** Stage-2 focal reduction of the per-sample weighted loss. Default false. */
-  trainCls?: boolean;
-  /** Focal exponent used when `trainCls` is true. Default 0. */
+  /**
+   * The focal reduction `mean (1 − e^{−ℓ})^γ ℓ` of the per-sample weighted loss instead of the weighted mean: the
+   * stage-2 classifier re-training form (the official code's `train_cls`). Default false.
+   */
+  focalReduction?: boolean;
+  /** Focal exponent used when `focalReduction` is true. Default 0. */
   gamma?: number;
 }
 
-const ANGULAR_OPTION_KEYS = ['clsNumList', 'm', 'epsilon', 's', 'easyMargin', 'weight', 'trainCls', 'gamma'] as const;
+const ANGULAR_OPTION_KEYS = ['clsNumList', 'm', 'epsilon', 's', 'easyMargin', 'weight', 'focalReduction', 'gamma'] as const;
 
 interface ResolvedAngularOptions {
   clsNumList: number[];
@@ -41,19 +46,19 @@ interface ResolvedAngularOptions {
   s: number;
   easyMargin: boolean;
   weight: number[] | null;
-  trainCls: boolean;
+  focalReduction: boolean;
   gamma: number;
 }
 
 function resolveAngularOptions(options: GclAngularOptions, extraKeys: readonly string[] = []): ResolvedAngularOptions {
   rejectUnknownOptions(options, [...ANGULAR_OPTION_KEYS, ...extraKeys]);
   const clsNumList = checkClassCounts(options.clsNumList, 'options.clsNumList');
-  const { m = 0.5, epsilon = 0.1, s = 30, easyMargin = false, trainCls = false, gamma = 0 } = options;
+  const { m = 0.5, epsilon = 0.1, s = 30, easyMargin = false, focalReduction = false, gamma = 0 } = options;
   assertAtLeast(m, 0, 'options.m');
   assertAtLeast(epsilon, 0, 'options.epsilon');
   assertAtLeast(s, 0, 'options.s', true);
   assertBoolean(easyMargin, 'options.easyMargin');
-  assertBoolean(trainCls, 'options.trainCls');
+  assertBoolean(focalReduction, 'options.focalReduction');
   assertAtLeast(gamma, 0, 'options.gamma');
   const weight = checkClassWeights(options.weight, clsNumList.length, 'options.weight');
   return {
@@ -64,7 +69,7 @@ function resolveAngularOptions(options: GclAngularOptions, extraKeys: readonly s
     s,
     easyMargin,
     weight,
-    trainCls,
+    focalReduction,
     gamma,
   };
 }
@@ -77,7 +82,7 @@ function angularFromResolved(
 ): tf.Scalar {
   return tf.tidy(() => {
     const classes = cosine.shape[1];
-    const oneHotLabels = tf.oneHot(labels, classes).toFloat() as tf.Tensor2D;
+    const oneHotLabels = tf.cast(tf.oneHot(labels, classes), 'float32') as tf.Tensor2D;
     // Per-element angular margin: |(π/2)·ε·δ_j/max δ · noise| everywhere, plus m on the target column.
     const columnScale = tf.tensor1d(o.relativeSizes.map((d) => (Math.PI / 2) * o.epsilon * d), 'float32');
     const margin = tf.add(tf.abs(tf.mul(noise, columnScale)), tf.mul(oneHotLabels, o.m));
@@ -96,7 +101,7 @@ function angularFromResolved(
       adjusted = tf.add(tf.mul(keep, shifted), tf.mul(tf.sub(1, keep), fallback));
     }
     const logits = tf.mul(adjusted, o.s) as tf.Tensor2D;
-    return o.trainCls
+    return o.focalReduction
       ? focalReduction(logits, labels, oneHotLabels, o.weight, o.gamma)
       : weightedMeanCrossEntropy(logits, labels, oneHotLabels, o.weight);
   });
@@ -108,9 +113,9 @@ function angularFromResolved(
  *     margin_ij = |(π/2) · epsilon · ε_ij · δ_j / max_k δ_k| + m · [j = y_i]
  *     φ_ij      = cos(θ_ij + margin_ij)                     where cos θ_ij > cos(π − margin_ij)
  *               = cos θ_ij − sin(π − margin_ij)             elsewhere  (or, with easyMargin, cos θ_ij where cos θ_ij ≤ 0)
- *     loss      = CE(s · φ_i, y_i), weighted mean — or the focal reduction when trainCls
+ *     loss      = CE(s · φ_i, y_i), weighted mean — or the focal reduction when focalReduction
  *
- * Defaults: m = 0.5, epsilon = 0.1, s = 30, easyMargin = false, weight = null, trainCls = false, gamma = 0.
+ * Defaults: m = 0.5, epsilon = 0.1, s = 30, easyMargin = false, weight = null, focalReduction = false, gamma = 0.
  *
  * @param cosine B×C cosine similarities in [−1, 1].
  * @param labels B int32 class indices.
@@ -141,3 +146,37 @@ export class GCLAngularLoss extends SelfNoisedLoss {
     return angularFromResolved(cosine, labels, noise, this.options);
   }
 }
+
+/**
+ * Registry entry of {@link gclAngularLoss} (`"gcl-angular"`): m 0.5, epsilon 0.1, s 30, the stage-2 focal reduction
+ * with γ 1; cosine head required; takes cloud noise and class weights.
+ */
+export const gclAngularSpec: LossSpec = {
+  name: 'gcl-angular',
+  description: 'angular Gaussian Clouded Logit loss (journal extension, IEEE TAI 2024)',
+  options: {
+    m: { type: 'number', default: 0.5, minimum: 0, description: 'additive angular margin on the target column (radians, at most π/2)' },
+    s: { type: 'number', default: 30, exclusiveMinimum: 0, description: 'logit scale' },
+    epsilon: { type: 'number', default: 0.1, minimum: 0, description: 'angular noise scale' },
+    easyMargin: { type: 'boolean', default: false, description: "ArcFace's easy margin" },
+    gamma: { type: 'number', default: 1, minimum: 0, stages: [2], description: 'focal exponent of the stage-2 focal reduction' },
+  },
+  cloudNoise: true,
+  head: { preferred: 'cosine', required: true },
+  classWeights: true,
+  validate: (options) => ((options.m as number) > Math.PI / 2 ? [`m must be <= π/2 for gcl-angular, got ${options.m}`] : []),
+  create: ({ clsNumList, stage, options }) => {
+    const focal = stage === 2;
+    return (logits, labels, { noise, weight }) =>
+      gclAngularLoss(logits, labels, requireNoise(noise, 'gcl-angular'), {
+        clsNumList,
+        m: options.m as number,
+        epsilon: options.epsilon as number,
+        s: options.s as number,
+        easyMargin: options.easyMargin as boolean,
+        weight,
+        focalReduction: focal,
+        gamma: focal ? (options.gamma as number) : 0,
+      });
+  },
+};

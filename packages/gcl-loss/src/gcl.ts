@@ -1,6 +1,7 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { relativeCloudSizes } from './cloud-sizes';
 import { SelfNoisedLoss } from './noise';
+import type { LossSpec } from './registry';
 import { focalReduction, weightedMeanCrossEntropy } from './reductions';
 import {
   assertAtLeast,
@@ -9,6 +10,7 @@ import {
   checkClassWeights,
   checkCosineInputs,
   rejectUnknownOptions,
+  requireNoise,
 } from './validation';
 
 /** Options of the GCL loss (cosine form). Defaults are the paper's stage-1 CIFAR values. */
@@ -23,13 +25,16 @@ export interface GclOptions {
   noiseMul?: number;
   /** Per-class loss weights (re-weighting), or null. Default null. */
   weight?: number[] | null;
-  /** Stage-2 classifier re-training: focal reduction of the per-sample weighted loss. Default false. */
-  trainCls?: boolean;
-  /** Focal exponent used when `trainCls` is true. Default 0; the paper uses 1 in stage 2. */
+  /**
+   * The focal reduction `mean (1 − e^{−ℓ})^γ ℓ` of the per-sample weighted loss instead of the weighted mean: the
+   * stage-2 classifier re-training form (the official code's `train_cls`). Default false.
+   */
+  focalReduction?: boolean;
+  /** Focal exponent used when `focalReduction` is true. Default 0; the paper uses 1 in stage 2. */
   gamma?: number;
 }
 
-const GCL_OPTION_KEYS = ['clsNumList', 'm', 's', 'noiseMul', 'weight', 'trainCls', 'gamma'] as const;
+const GCL_OPTION_KEYS = ['clsNumList', 'm', 's', 'noiseMul', 'weight', 'focalReduction', 'gamma'] as const;
 
 interface ResolvedGclOptions {
   clsNumList: number[];
@@ -38,33 +43,33 @@ interface ResolvedGclOptions {
   s: number;
   noiseMul: number;
   weight: number[] | null;
-  trainCls: boolean;
+  focalReduction: boolean;
   gamma: number;
 }
 
 function resolveGclOptions(options: GclOptions, extraKeys: readonly string[] = []): ResolvedGclOptions {
   rejectUnknownOptions(options, [...GCL_OPTION_KEYS, ...extraKeys]);
   const clsNumList = checkClassCounts(options.clsNumList, 'options.clsNumList');
-  const { m = 0, s = 30, noiseMul = 0.5, trainCls = false, gamma = 0 } = options;
+  const { m = 0, s = 30, noiseMul = 0.5, focalReduction = false, gamma = 0 } = options;
   assertAtLeast(m, 0, 'options.m');
   assertAtLeast(s, 0, 'options.s', true);
   assertAtLeast(noiseMul, 0, 'options.noiseMul');
-  assertBoolean(trainCls, 'options.trainCls');
+  assertBoolean(focalReduction, 'options.focalReduction');
   assertAtLeast(gamma, 0, 'options.gamma');
   const weight = checkClassWeights(options.weight, clsNumList.length, 'options.weight');
-  return { clsNumList, relativeSizes: relativeCloudSizes(clsNumList), m, s, noiseMul, weight, trainCls, gamma };
+  return { clsNumList, relativeSizes: relativeCloudSizes(clsNumList), m, s, noiseMul, weight, focalReduction, gamma };
 }
 
 function gclFromResolved(cosine: tf.Tensor2D, labels: tf.Tensor1D, noise: tf.Tensor2D, o: ResolvedGclOptions): tf.Scalar {
   return tf.tidy(() => {
     const classes = cosine.shape[1];
-    const oneHotLabels = tf.oneHot(labels, classes).toFloat() as tf.Tensor2D;
+    const oneHotLabels = tf.cast(tf.oneHot(labels, classes), 'float32') as tf.Tensor2D;
     // z = cos − noise_mul · |ε| · δ_j / max δ, then the margin on the target column, then the scale.
     const cloud = tf.mul(tf.abs(noise), tf.tensor1d(o.relativeSizes.map((d) => o.noiseMul * d), 'float32'));
     let adjusted = tf.sub(cosine, cloud);
     if (o.m !== 0) adjusted = tf.sub(adjusted, tf.mul(oneHotLabels, o.m));
     const logits = tf.mul(adjusted, o.s) as tf.Tensor2D;
-    return o.trainCls
+    return o.focalReduction
       ? focalReduction(logits, labels, oneHotLabels, o.weight, o.gamma)
       : weightedMeanCrossEntropy(logits, labels, oneHotLabels, o.weight);
   });
@@ -75,11 +80,11 @@ function gclFromResolved(cosine: tf.Tensor2D, labels: tf.Tensor1D, noise: tf.Ten
  *
  *     δ_j  = log(max_k n_k) − log(n_j)
  *     z_ij = cos_ij − noiseMul · |ε_ij| · δ_j / max_k δ_k − m · [j = y_i]
- *     stage 1 (trainCls false):  loss = Σ_i w_{y_i} CE(s·z_i, y_i) / Σ_i w_{y_i}     (PyTorch's weighted mean)
- *     stage 2 (trainCls true):   ℓ_i = w_{y_i} CE(s·z_i, y_i),  loss = mean_i (1 − e^{−ℓ_i})^γ ℓ_i  (e^{−ℓ} constant)
+ *     stage 1 (focalReduction false):  loss = Σ_i w_{y_i} CE(s·z_i, y_i) / Σ_i w_{y_i}     (PyTorch's weighted mean)
+ *     stage 2 (focalReduction true):   ℓ_i = w_{y_i} CE(s·z_i, y_i),  loss = mean_i (1 − e^{−ℓ_i})^γ ℓ_i  (e^{−ℓ} constant)
  *
- * Defaults: m = 0, s = 30, noiseMul = 0.5, weight = null, trainCls = false, gamma = 0 (stage 1, CIFAR). Stage 2 in the
- * paper: m = 0.1, s = 20, gamma = 1, trainCls = true.
+ * Defaults: m = 0, s = 30, noiseMul = 0.5, weight = null, focalReduction = false, gamma = 0 (stage 1, CIFAR). Stage 2 in the
+ * paper: m = 0.1, s = 20, gamma = 1, focalReduction = true.
  *
  * @param cosine B×C cosine similarities from a cosine classifier (float32).
  * @param labels B int32 class indices.
@@ -114,3 +119,34 @@ export class GCLLoss extends SelfNoisedLoss {
     return gclFromResolved(cosine, labels, noise, this.options);
   }
 }
+
+/**
+ * Registry entry of {@link gclLoss} (`"gcl"`): the paper's stage-1 defaults (m 0, s 30, noiseMul 0.5) and stage-2
+ * defaults (m 0.1, s 20, focal reduction with γ 1); cosine head required; takes cloud noise and class weights.
+ */
+export const gclSpec: LossSpec = {
+  name: 'gcl',
+  description: 'Gaussian Clouded Logit loss, cosine form (Li et al. 2022)',
+  options: {
+    m: { type: 'number', default: 0, stageDefaults: { 2: 0.1 }, minimum: 0, description: 'margin subtracted from the target cosine' },
+    s: { type: 'number', default: 30, stageDefaults: { 2: 20 }, exclusiveMinimum: 0, description: 'logit scale' },
+    noiseMul: { type: 'number', default: 0.5, minimum: 0, description: 'noise multiplier of the Gaussian clouds' },
+    gamma: { type: 'number', default: 1, minimum: 0, stages: [2], description: 'focal exponent of the stage-2 focal reduction' },
+  },
+  cloudNoise: true,
+  head: { preferred: 'cosine', required: true },
+  classWeights: true,
+  create: ({ clsNumList, stage, options }) => {
+    const focal = stage === 2;
+    return (logits, labels, { noise, weight }) =>
+      gclLoss(logits, labels, requireNoise(noise, 'gcl'), {
+        clsNumList,
+        m: options.m as number,
+        s: options.s as number,
+        noiseMul: options.noiseMul as number,
+        weight,
+        focalReduction: focal,
+        gamma: focal ? (options.gamma as number) : 0,
+      });
+  },
+};

@@ -1,5 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { weightedMeanCrossEntropy } from './reductions';
+import type { LossSpec } from './registry';
 import {
   assertAtLeast,
   checkClassCountMatches,
@@ -51,8 +52,23 @@ export function ldamLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, options: Ldam
   const weight = checkClassWeights(options.weight, classes, 'options.weight');
   const margins = ldamMargins(counts, maxM);
   return tf.tidy(() => {
-    const oneHotLabels = tf.oneHot(labels, classes).toFloat() as tf.Tensor2D;
+    const oneHotLabels = tf.cast(tf.oneHot(labels, classes), 'float32') as tf.Tensor2D;
     const shifted = tf.sub(logits, tf.mul(oneHotLabels, tf.tensor1d(margins, 'float32')));
     return weightedMeanCrossEntropy(tf.mul(shifted, s) as tf.Tensor2D, labels, oneHotLabels, weight);
   });
 }
+
+/** Registry entry of {@link ldamLoss} (`"ldam"`): maxM 0.5, s 30; cosine head by default; takes class weights (DRW). */
+export const ldamSpec: LossSpec = {
+  name: 'ldam',
+  description: 'label-distribution-aware margin loss (Cao et al. 2019)',
+  options: {
+    maxM: { type: 'number', default: 0.5, exclusiveMinimum: 0, description: 'largest margin (given to the rarest class)' },
+    s: { type: 'number', default: 30, exclusiveMinimum: 0, description: 'logit scale' },
+  },
+  cloudNoise: false,
+  head: { preferred: 'cosine', required: false },
+  classWeights: true,
+  create: ({ clsNumList, options }) => (logits, labels, { weight }) =>
+    ldamLoss(logits, labels, { clsNumList, maxM: options.maxM as number, s: options.s as number, weight }),
+};

@@ -1,5 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { weightedMeanCrossEntropy } from './reductions';
+import type { LossSpec } from './registry';
 import {
   assertAtLeast,
   checkClassCountMatches,
@@ -28,7 +29,7 @@ export function offsetCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, off
   return tf.tidy(() => {
     const classes = logits.shape[1];
     const shifted = tf.add(logits, tf.tensor1d(offsets, 'float32')) as tf.Tensor2D;
-    return weightedMeanCrossEntropy(shifted, labels, tf.oneHot(labels, classes).toFloat() as tf.Tensor2D, null);
+    return weightedMeanCrossEntropy(shifted, labels, tf.cast(tf.oneHot(labels, classes), 'float32') as tf.Tensor2D, null);
   });
 }
 
@@ -48,3 +49,16 @@ export function logitAdjustedLoss(logits: tf.Tensor2D, labels: tf.Tensor1D, opti
   checkLabels(labels, batch, classes);
   return offsetCrossEntropy(logits, labels, logPriors(counts).map((p) => tau * p));
 }
+
+/** Registry entry of {@link logitAdjustedLoss} (`"logit-adjusted"`): τ 1; dense head; no class weights. */
+export const logitAdjustedSpec: LossSpec = {
+  name: 'logit-adjusted',
+  description: 'logit-adjusted loss (Menon et al. 2021)',
+  options: {
+    tau: { type: 'number', default: 1, minimum: 0, description: 'logit-adjustment temperature τ' },
+  },
+  cloudNoise: false,
+  head: { preferred: 'dense', required: false },
+  classWeights: false,
+  create: ({ clsNumList, options }) => (logits, labels) => logitAdjustedLoss(logits, labels, { clsNumList, tau: options.tau as number }),
+};

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { assertAtLeast, checkCosineInputs } from './validation';
 
 /** Standard deviation of GCL's noise draw, N(0, 1/3) before clamping (so ±1 is three standard deviations). */

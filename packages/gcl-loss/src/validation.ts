@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** Throws a `TypeError` naming `name` unless `value` is a finite number. */
 export function assertFiniteNumber(value: unknown, name: string): asserts value is number {
@@ -137,4 +137,10 @@ export function checkCosineInputs(cosine: unknown, labels: unknown, noise: unkno
   if (noiseBatch !== batch || noiseClasses !== classes) {
     throw new RangeError(`noise must have the shape of cosine [${batch}, ${classes}], got [${noiseBatch}, ${noiseClasses}]`);
   }
+}
+
+/** Throws naming the loss unless it was given a noise draw (registry losses with `cloudNoise: true`). */
+export function requireNoise<T>(noise: T | null, lossName: string): T {
+  if (noise === null || noise === undefined) throw new TypeError(`${lossName}: this loss needs a cloud noise draw (inputs.noise), got null`);
+  return noise;
 }

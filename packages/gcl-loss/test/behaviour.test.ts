@@ -175,7 +175,7 @@ describe('no tensor leaks', () => {
     const cosine = tf.tensor2d([[0.5, -0.5, 0.2, 0.1]]);
     const labels = tf.tensor1d([2], 'int32');
     const noise = tf.tensor2d([[0.3, -0.2, 0.9, -1]]);
-    const options = { clsNumList: counts, m: 0.1, s: 20, trainCls: true, gamma: 1, weight: [1, 2, 3, 4] };
+    const options = { clsNumList: counts, m: 0.1, s: 20, focalReduction: true, gamma: 1, weight: [1, 2, 3, 4] };
     const run = () => {
       const { value, grad } = tf.valueAndGrad((c: tf.Tensor) => gclLoss(c as tf.Tensor2D, labels, noise, options))(cosine);
       tf.dispose([value, grad]);

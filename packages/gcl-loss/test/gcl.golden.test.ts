@@ -24,7 +24,7 @@ describe.skipIf(!hasGolden)('gclLoss against the official GCLLoss (golden/gcl_lo
         m: hp.m,
         s: hp.s,
         noiseMul: hp.noise_mul,
-        trainCls: hp.train_cls,
+        focalReduction: hp.train_cls,
         gamma: hp.gamma,
         weight: c.weight,
       };
@@ -56,7 +56,7 @@ describe.skipIf(!hasGolden)('gclAngularLoss against GCLAngLoss (golden/gcl_angul
         epsilon: hp.epsilon,
         s: hp.s,
         easyMargin: hp.easy_margin,
-        trainCls: hp.train_cls,
+        focalReduction: hp.train_cls,
         gamma: hp.gamma,
       };
       const { value, grad } = tf.valueAndGrad((x: tf.Tensor) => gclAngularLoss(x as tf.Tensor2D, labels, noise, options))(cosine);

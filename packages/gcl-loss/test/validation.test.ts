@@ -99,7 +99,7 @@ describe('option ranges', () => {
     [{ m: -0.1 }, /options\.m must be >= 0/],
     [{ noiseMul: -1 }, /options\.noiseMul must be >= 0/],
     [{ gamma: -1 }, /options\.gamma must be >= 0/],
-    [{ trainCls: 1 }, /options\.trainCls must be a boolean/],
+    [{ focalReduction: 1 }, /options\.focalReduction must be a boolean/],
     [{ weight: [1, 2] }, /options\.weight must have one entry per class \(3\), got 2/],
     [{ weight: [1, -2, 1] }, /options\.weight\[1\]/],
     [{ weight: [0, 0, 0] }, /options\.weight must not be all zero/],

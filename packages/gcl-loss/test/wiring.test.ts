@@ -68,7 +68,7 @@ interface ReferenceGclOptions {
   s: number;
   noiseMul: number;
   weight: number[] | null;
-  trainCls: boolean;
+  focalReduction: boolean;
   gamma: number;
 }
 
@@ -80,12 +80,12 @@ function referenceGcl(o: ReferenceGclOptions) {
   const logits = COSINE.map((row, i) =>
     row.map((c, j) => o.s * (c - (o.noiseMul * Math.abs(NOISE[i][j]) * delta[j]) / maxDelta - (j === LABELS[i] ? o.m : 0))),
   );
-  const { loss, grad } = referenceReduction(logits, LABELS, o.weight, o.trainCls ? o.gamma : null);
+  const { loss, grad } = referenceReduction(logits, LABELS, o.weight, o.focalReduction ? o.gamma : null);
   return { loss, grad: grad.map((row) => row.map((g) => o.s * g)) };
 }
 
 /** Angular GCL: margin |(π/2)·ε·noise·δ_j/max δ| + m·[j = y]; cos(θ + margin) with the official fallback. */
-function referenceAngular(o: { m: number; epsilon: number; s: number; trainCls: boolean; gamma: number }): number {
+function referenceAngular(o: { m: number; epsilon: number; s: number; focalReduction: boolean; gamma: number }): number {
   const logMax = Math.log(Math.max(...COUNTS));
   const delta = COUNTS.map((n) => logMax - Math.log(n));
   const maxDelta = Math.max(...delta);
@@ -96,7 +96,7 @@ function referenceAngular(o: { m: number; epsilon: number; s: number; trainCls: 
       return o.s * phi;
     }),
   );
-  return referenceReduction(logits, LABELS, null, o.trainCls ? o.gamma : null).loss;
+  return referenceReduction(logits, LABELS, null, o.focalReduction ? o.gamma : null).loss;
 }
 
 function relative(actual: number, expected: number): number {
@@ -148,8 +148,8 @@ describe('focal exponent: (1 − p)^γ, not (1 − p)·γ', () => {
   }
 
   for (const gamma of [0.5, 1, 2, 3]) {
-    it(`gclLoss stage 2 (trainCls, m 0.1, s 20, noise_mul 0.5, EffectNum-style weights) γ = ${gamma}`, () => {
-      const o = { m: 0.1, s: 20, noiseMul: 0.5, weight: WEIGHT, trainCls: true, gamma };
+    it(`gclLoss stage 2 (focalReduction, m 0.1, s 20, noise_mul 0.5, EffectNum-style weights) γ = ${gamma}`, () => {
+      const o = { m: 0.1, s: 20, noiseMul: 0.5, weight: WEIGHT, focalReduction: true, gamma };
       const expected = referenceGcl(o);
       const { value, grad } = evaluate(COSINE, (x) => tf.tidy(() => gclLoss(x, labels(), noise(), { clsNumList: COUNTS, ...o })));
       expect(relative(value, expected.loss)).toBeLessThan(2e-5);
@@ -161,8 +161,8 @@ describe('focal exponent: (1 − p)^γ, not (1 − p)·γ', () => {
       expect(relative(direct.value, expectedUnweighted.loss)).toBeLessThan(2e-5);
     });
 
-    it(`gclAngularLoss stage 2 (trainCls) γ = ${gamma}`, () => {
-      const o = { m: 0.5, epsilon: 0.1, s: 30, trainCls: true, gamma };
+    it(`gclAngularLoss stage 2 (focalReduction) γ = ${gamma}`, () => {
+      const o = { m: 0.5, epsilon: 0.1, s: 30, focalReduction: true, gamma };
       const expected = referenceAngular(o);
       const value = tf.tidy(() => gclAngularLoss(tf.tensor2d(COSINE), labels(), noise(), { clsNumList: COUNTS, ...o }).dataSync()[0]);
       expect(relative(value, expected)).toBeLessThan(5e-5);
@@ -171,8 +171,8 @@ describe('focal exponent: (1 − p)^γ, not (1 − p)·γ', () => {
 });
 
 describe('documented defaults are the paper literals (default call = literal call = float64 formula)', () => {
-  it('gclLoss: m = 0, s = 30, noise_mul = 0.5, weight null, trainCls false (stage 1)', () => {
-    const literal = { m: 0, s: 30, noiseMul: 0.5, weight: null, trainCls: false, gamma: 0 };
+  it('gclLoss: m = 0, s = 30, noise_mul = 0.5, weight null, focalReduction false (stage 1)', () => {
+    const literal = { m: 0, s: 30, noiseMul: 0.5, weight: null, focalReduction: false, gamma: 0 };
     const expected = referenceGcl(literal);
     const byDefault = evaluate(COSINE, (x) => tf.tidy(() => gclLoss(x, labels(), noise(), { clsNumList: COUNTS })));
     const byLiteral = evaluate(COSINE, (x) => tf.tidy(() => gclLoss(x, labels(), noise(), { clsNumList: COUNTS, ...literal })));
@@ -183,18 +183,18 @@ describe('documented defaults are the paper literals (default call = literal cal
     for (const changed of [{ m: 0.1 }, { s: 20 }, { noiseMul: 1 }]) {
       expect(relative(referenceGcl({ ...literal, ...changed }).loss, expected.loss), JSON.stringify(changed)).toBeGreaterThan(1e-3);
     }
-    // trainCls only shows with weights or γ: by default a weighted call is PyTorch's weighted mean, not the focal form.
+    // focalReduction only shows with weights or γ: by default a weighted call is PyTorch's weighted mean, not the focal form.
     const weighted = { ...literal, weight: WEIGHT, gamma: 2 };
     const expectedWeighted = referenceGcl(weighted).loss;
     const value = tf.tidy(() =>
       gclLoss(tf.tensor2d(COSINE), labels(), noise(), { clsNumList: COUNTS, weight: WEIGHT, gamma: 2 }).dataSync()[0],
     );
     expect(relative(value, expectedWeighted)).toBeLessThan(2e-5);
-    expect(relative(referenceGcl({ ...weighted, trainCls: true }).loss, expectedWeighted)).toBeGreaterThan(1e-2);
+    expect(relative(referenceGcl({ ...weighted, focalReduction: true }).loss, expectedWeighted)).toBeGreaterThan(1e-2);
   });
 
-  it('gclLoss with trainCls: the focal exponent defaults to 0 (documented; the paper passes γ = 1 explicitly)', () => {
-    const literal = { m: 0.1, s: 20, noiseMul: 0.5, weight: WEIGHT, trainCls: true, gamma: 0 };
+  it('gclLoss with focalReduction: the focal exponent defaults to 0 (documented; the paper passes γ = 1 explicitly)', () => {
+    const literal = { m: 0.1, s: 20, noiseMul: 0.5, weight: WEIGHT, focalReduction: true, gamma: 0 };
     const expected = referenceGcl(literal);
     const { gamma: _gamma, ...withoutGamma } = literal;
     const value = tf.tidy(() => gclLoss(tf.tensor2d(COSINE), labels(), noise(), { clsNumList: COUNTS, ...withoutGamma }).dataSync()[0]);
@@ -207,7 +207,7 @@ describe('documented defaults are the paper literals (default call = literal cal
     const cosine = tf.tensor2d(COSINE);
     const y = labels();
     const own = new GCLLoss({ clsNumList: COUNTS, seed: 4 });
-    const literal = new GCLLoss({ clsNumList: COUNTS, seed: 4, m: 0, s: 30, noiseMul: 0.5, trainCls: false, gamma: 0, weight: null });
+    const literal = new GCLLoss({ clsNumList: COUNTS, seed: 4, m: 0, s: 30, noiseMul: 0.5, focalReduction: false, gamma: 0, weight: null });
     const a = own.call(cosine, y);
     const b = literal.call(cosine, y);
     expect(a.dataSync()[0]).toBe(b.dataSync()[0]);
@@ -215,7 +215,7 @@ describe('documented defaults are the paper literals (default call = literal cal
   });
 
   it('gclAngularLoss: m = 0.5, epsilon = 0.1, s = 30, easyMargin false', () => {
-    const literal = { m: 0.5, epsilon: 0.1, s: 30, trainCls: false, gamma: 0 };
+    const literal = { m: 0.5, epsilon: 0.1, s: 30, focalReduction: false, gamma: 0 };
     const expected = referenceAngular(literal);
     const run = (extra: object) =>
       tf.tidy(() => gclAngularLoss(tf.tensor2d(COSINE), labels(), noise(), { clsNumList: COUNTS, ...extra }).dataSync()[0]);

@@ -1,12 +1,16 @@
 import { checkLabels, checkPositiveInteger } from './validation';
 
 /**
- * Training images per class: `counts[c] = #{i : labels[i] = c}`.
+ * Training images per class: `counts[c] = #{i : labels[i] = c}` — the one class-count function of the packages
+ * (datasets re-exports it; the trainer counts with it).
  *
- * @param labels class index per sample.
+ * @param labels class index per sample (empty only with `numClasses`: every count 0).
  * @param numClasses number of classes; default `max(labels) + 1`. A label ≥ numClasses is an error.
  */
 export function classCounts(labels: ArrayLike<number>, numClasses?: number): number[] {
+  if (numClasses !== undefined && labels !== null && typeof labels === 'object' && labels.length === 0) {
+    return new Array<number>(checkPositiveInteger(numClasses, 'numClasses')).fill(0);
+  }
   const values = checkLabels(labels);
   let classes = numClasses;
   if (classes === undefined) {

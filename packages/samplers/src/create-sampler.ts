@@ -1,18 +1,12 @@
-import { classCounts } from './class-counts';
-import { ClassAwareSampler, type IndexSampler, ShuffleSampler, WeightedClassSampler } from './samplers';
+import type { IndexSampler } from './samplers';
+import { getSampler } from './registry';
 import { checkLabels, rejectUnknownOptions } from './validation';
-import { balancedWeights, classBasedEffectiveNumberWeights, effectiveNumberWeights } from './weights';
 
-/** The sampling rules of the GCL code base. */
-export type SamplerRule = 'none' | 'balanced' | 'effective-number' | 'class-based-effective-number' | 'class-aware';
-
-export const SAMPLER_RULES: readonly SamplerRule[] = [
-  'none',
-  'balanced',
-  'effective-number',
-  'class-based-effective-number',
-  'class-aware',
-];
+/**
+ * A sampling rule's name: a built-in (`none`, `balanced`, `effective-number`, `class-based-effective-number`,
+ * `class-aware`) or one added with `registerSampler` / `registerWeightRule` (see `samplerNames()`).
+ */
+export type SamplerRule = 'none' | 'balanced' | 'effective-number' | 'class-based-effective-number' | 'class-aware' | (string & {});
 
 export interface CreateSamplerOptions {
   seed: number;
@@ -32,33 +26,11 @@ export interface CreateSamplerOptions {
  * - `'none'`: a fresh permutation each epoch;
  * - `'balanced'`, `'effective-number'`, `'class-based-effective-number'`: dataset-length draws with replacement,
  *   P(index) ∝ the class weight of that rule (computed over the classes that have samples);
- * - `'class-aware'`: the class-aware cycle.
+ * - `'class-aware'`: the class-aware cycle;
+ * - any rule added with `registerSampler` or `registerWeightRule` (the registry in `registry.ts`).
  */
 export function createSampler(rule: SamplerRule, labels: ArrayLike<number>, options: CreateSamplerOptions): IndexSampler {
   rejectUnknownOptions(options, ['seed', 'numSamples', 'beta', 'betaA', 'betaB', 'samplesPerClass']);
-  const values = checkLabels(labels);
-  const { seed, numSamples } = options;
-  switch (rule) {
-    case 'none':
-      return new ShuffleSampler({ length: values.length, seed });
-    case 'class-aware':
-      return new ClassAwareSampler({ labels: values, seed, samplesPerClass: options.samplesPerClass });
-    case 'balanced':
-    case 'effective-number':
-    case 'class-based-effective-number': {
-      const counts = classCounts(values);
-      const present = counts.filter((n) => n > 0);
-      const presentWeights =
-        rule === 'balanced'
-          ? balancedWeights(present)
-          : rule === 'effective-number'
-            ? effectiveNumberWeights(present, options.beta)
-            : classBasedEffectiveNumberWeights(present, { betaA: options.betaA, betaB: options.betaB });
-      let k = 0;
-      const classWeights = counts.map((n) => (n > 0 ? presentWeights[k++] : 0));
-      return new WeightedClassSampler({ labels: values, classWeights, numSamples, seed });
-    }
-    default:
-      throw new RangeError(`rule must be one of ${SAMPLER_RULES.map((r) => `'${r}'`).join(', ')}, got ${JSON.stringify(rule)}`);
-  }
+  const spec = getSampler(rule);
+  return spec.create(checkLabels(labels), options);
 }

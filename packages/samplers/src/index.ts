@@ -16,4 +16,25 @@ export {
   type WeightedClassSamplerOptions,
   type ClassAwareSamplerOptions,
 } from './samplers';
-export { createSampler, SAMPLER_RULES, type SamplerRule, type CreateSamplerOptions } from './create-sampler';
+export { createSampler, type SamplerRule, type CreateSamplerOptions } from './create-sampler';
+export {
+  registerSampler,
+  registerWeightRule,
+  getSampler,
+  getWeightRule,
+  samplerNames,
+  weightRuleNames,
+  weightingNames,
+  listSamplers,
+  listWeightRules,
+  weightedSampler,
+  classWeights,
+  NO_WEIGHTING,
+  BUILTIN_SAMPLERS,
+  BUILTIN_WEIGHT_RULES,
+  DEFAULT_SAMPLERS,
+  DEFAULT_DRW_WEIGHTING,
+  type SamplerSpec,
+  type WeightRuleSpec,
+  type WeightRuleOptions,
+} from './registry';

@@ -1,6 +1,7 @@
 import { classCounts } from './class-counts';
 import { SeededRandom } from './random';
 import { checkLabels, checkPositiveInteger, checkSeed, rejectUnknownOptions } from './validation';
+import type { SamplerSpec } from './registry';
 
 /** State a sampler needs to reproduce its next epoch exactly (JSON-serialisable). */
 export interface SamplerState {
@@ -258,3 +259,17 @@ function buildAliasTable(mass: number[]): { probability: Float64Array; alias: In
   for (const i of small) (probability[i] = 1), (alias[i] = i); // only reached through rounding error
   return { probability, alias };
 }
+
+/** Registry entry `"none"`: no re-sampling, a fresh {@link ShuffleSampler} permutation each epoch. */
+export const shuffleRule: SamplerSpec = {
+  name: 'none',
+  description: 'no re-sampling: a fresh permutation each epoch',
+  create: (labels, options) => new ShuffleSampler({ length: labels.length, seed: options.seed }),
+};
+
+/** Registry entry `"class-aware"`: the {@link ClassAwareSampler} cycle (option `samplesPerClass`). */
+export const classAwareRule: SamplerSpec = {
+  name: 'class-aware',
+  description: 'class-aware sampling: visit the classes in turn, samplesPerClass images per visit',
+  create: (labels, options) => new ClassAwareSampler({ labels, seed: options.seed, samplesPerClass: options.samplesPerClass }),
+};

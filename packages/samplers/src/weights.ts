@@ -1,4 +1,5 @@
 import { checkBeta, checkCounts, rejectUnknownOptions } from './validation';
+import type { WeightRuleSpec } from './registry';
 
 /**
  * Class-balanced weights `w_j = 1 / n_j` (the reference's BalancedDatasetSampler).
@@ -75,3 +76,24 @@ export function normalizeWeights(weights: number[]): number[] {
   if (!(total > 0)) throw new RangeError('weights must not be all zero');
   return weights.map((w) => w / total);
 }
+
+/** Registry entry `"balanced"`: {@link balancedWeights}, `1/n_j`. */
+export const balancedRule: WeightRuleSpec = {
+  name: 'balanced',
+  description: 'class-balanced weights 1/n_j',
+  weights: (counts) => balancedWeights(counts),
+};
+
+/** Registry entry `"effective-number"`: {@link effectiveNumberWeights}, `(1 − β)/(1 − β^{n_j})` (option `beta`). */
+export const effectiveNumberRule: WeightRuleSpec = {
+  name: 'effective-number',
+  description: 'effective-number weights (1 − β)/(1 − β^n_j), β 0.9999 (Cui et al. 2019)',
+  weights: (counts, options) => effectiveNumberWeights(counts, options.beta),
+};
+
+/** Registry entry `"class-based-effective-number"`: {@link classBasedEffectiveNumberWeights} (options `betaA`, `betaB`). */
+export const classBasedEffectiveNumberRule: WeightRuleSpec = {
+  name: 'class-based-effective-number',
+  description: "class-based effective-number weights, β growing with the cloud size (GCL's stage-2 sampler)",
+  weights: (counts, options) => classBasedEffectiveNumberWeights(counts, { betaA: options.betaA, betaB: options.betaB }),
+};

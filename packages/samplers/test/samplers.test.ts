@@ -4,7 +4,7 @@ import {
   classBasedEffectiveNumberWeights,
   classCounts,
   createSampler,
-  SAMPLER_RULES,
+  samplerNames,
   SeededRandom,
   ShuffleSampler,
   WeightedClassSampler,
@@ -171,7 +171,8 @@ describe('ClassAwareSampler', () => {
 
 describe('createSampler', () => {
   it('builds every rule, each deterministic per seed', () => {
-    for (const rule of SAMPLER_RULES) {
+    expect(samplerNames()).toEqual(['none', 'balanced', 'effective-number', 'class-based-effective-number', 'class-aware']);
+    for (const rule of samplerNames()) {
       const a = createSampler(rule, labels, { seed: 1 }).sample();
       const b = createSampler(rule, labels, { seed: 1 }).sample();
       const c = createSampler(rule, labels, { seed: 2 }).sample();
@@ -195,7 +196,7 @@ describe('createSampler', () => {
 
   it('ignores empty classes instead of dividing by zero', () => {
     const gap = Int32Array.from([0, 0, 0, 2, 2]);
-    for (const rule of SAMPLER_RULES) {
+    for (const rule of samplerNames()) {
       const epoch = createSampler(rule, gap, { seed: 1 }).sample();
       expect(Array.from(epoch).every((i) => gap[i] !== 1)).toBe(true);
     }

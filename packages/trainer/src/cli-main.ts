@@ -12,25 +12,13 @@ import {
   overridesToObject,
   parseOverrideValue,
   resolveConfig,
-  RUN_CONFIG_SCHEMA,
+  runConfigSchema,
   type RunConfig,
 } from './config';
+import { UsageError, type CliIo } from './cli-io';
 import { schemaAt } from './schema';
 
-export interface CliIo {
-  stdout: { write(text: string): unknown; isTTY?: boolean; columns?: number };
-  stderr: { write(text: string): unknown };
-  cwd: string;
-  env: Record<string, string | undefined>;
-}
-
-/** A usage problem: exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError, type CliIo };
 
 const COMMON_HELP = `  --backend <${BACKEND_NAMES.join('|')}>  compute backend (default auto: the fastest available)
   --help                 show this help`;
@@ -126,7 +114,7 @@ export function parseArguments(command: string, args: string[]): ParsedArguments
       name = name.slice(0, equals);
     }
     // Config keys: dotted paths, and top-level keys such as --outputDir, --seed or --name.
-    const isOverride = name.includes('.') || (!allowed.has(name) && schemaAt(RUN_CONFIG_SCHEMA, name) !== undefined);
+    const isOverride = name.includes('.') || (!allowed.has(name) && schemaAt(runConfigSchema(), name) !== undefined);
     if (!isOverride && !allowed.has(name)) throw new UsageError(`unknown option --${name} for "${command}" (see longtail ${command} --help)`);
     if (isOverride && command !== 'train' && command !== 'info') throw new UsageError(`config overrides like --${name} are not accepted by "${command}"`);
     if (!isOverride && SWITCHES.has(name)) {
@@ -195,6 +183,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       throw new UsageError(`--backend must be one of ${BACKEND_NAMES.join(', ')}, got "${backend}"`);
     }
     const commands = await import('./commands');
+    commands.useProductionMode();
     switch (command) {
       case 'train': {
         const config = configFromArguments(parsed, io.cwd);

@@ -1,13 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { CliIo } from './cli-main';
-import { UsageError } from './cli-main';
+import { UsageError, type CliIo } from './cli-io';
 import { resolveConfig, type RunConfig } from './config';
-import { formatPercent, shotGroups, writeResults } from './evaluation';
+import { formatPercent, writeResults } from './evaluation';
+import { checkpointFile, CONFIG_FILE, evalResultsFile } from './run-layout';
 
-// Production mode for the command line: skips tfjs' debug checks and its "install tfjs-node" banner (we report the backend).
-tf.env().set('PROD', true);
+/**
+ * Production mode for the command line: skips tfjs' debug checks and its "install tfjs-node" banner (the commands
+ * report the backend). Called by `runCli` before a command runs, never at import.
+ */
+export function useProductionMode(): void {
+  tf.env().set('PROD', true);
+}
 
 export async function trainCommand(config: RunConfig, options: { resume: boolean; overwrite?: boolean; allowChanged?: string[]; io: CliIo }): Promise<void> {
   const { train } = await import('./pipeline');
@@ -18,7 +23,7 @@ export async function trainCommand(config: RunConfig, options: { resume: boolean
     stream: options.io.stdout,
     cwd: options.io.cwd,
   });
-  if (summary.final) {
+  if (summary.final && summary.rank === 0) {
     options.io.stdout.write(
       `top-1 ${formatPercent(summary.final.top1)}%  many ${formatPercent(summary.final.many)}  medium ${formatPercent(summary.final.medium)}  few ${formatPercent(summary.final.few)}\n`,
     );
@@ -27,8 +32,8 @@ export async function trainCommand(config: RunConfig, options: { resume: boolean
 
 function readRunConfig(run: string, cwd: string): { directory: string; config: RunConfig } {
   const directory = path.resolve(cwd, run);
-  const configFile = path.join(directory, 'config.json');
-  if (!existsSync(configFile)) throw new UsageError(`${run} is not a run directory (no config.json)`);
+  const configFile = path.join(directory, CONFIG_FILE);
+  if (!existsSync(configFile)) throw new UsageError(`${run} is not a run directory (no ${CONFIG_FILE})`);
   if (!statSync(configFile).isFile()) throw new UsageError(`${configFile} is not a regular file`);
   let raw: unknown;
   try {
@@ -43,31 +48,33 @@ function readRunConfig(run: string, cwd: string): { directory: string; config: R
 export async function evalCommand(options: { run: string; checkpoint: string; backend?: string; io: CliIo }): Promise<void> {
   const { directory, config } = readRunConfig(options.run, options.io.cwd);
   if (options.backend) config.backend = options.backend as RunConfig['backend'];
-  const pipeline = await import('./pipeline');
+  const { selectComputeBackend } = await import('./backend-selection');
+  const { evaluateModel } = await import('./evaluate-model');
   const { loadCheckpoint } = await import('./checkpoint');
   const { loadTrainingData } = await import('./data');
+  const { resolveHead } = await import('./losses');
   const model = await import('./model');
-  const stage = config.stage2.enabled && existsSync(path.join(directory, 'checkpoints', 'stage2-last.ckpt')) ? 2 : 1;
+  const { classCounts } = await import('@longtail/samplers');
+  const stage = config.stage2.enabled && existsSync(checkpointFile(directory, 2, 'last')) ? 2 : 1;
   const file =
     options.checkpoint === 'best' || options.checkpoint === 'last'
-      ? path.join(directory, 'checkpoints', `stage${stage}-${options.checkpoint}.ckpt`)
+      ? checkpointFile(directory, stage, options.checkpoint)
       : path.resolve(options.io.cwd, options.checkpoint);
   const checkpoint = await loadCheckpoint(file);
-  const backend = await pipeline.selectComputeBackend(config.backend);
+  const backend = await selectComputeBackend(config.backend);
   options.io.stdout.write(`${backend}\n`);
   const data = await loadTrainingData(config);
-  const counts = new Array<number>(data.numClasses).fill(0);
-  for (const label of data.train.labels as Int32Array) counts[label]++;
+  const counts = classCounts(data.train.labels, data.numClasses);
   const network = await model.buildModel(config.model.backbone, {
     numClasses: data.numClasses,
-    head: model.resolveHead(config.model.head, config.stage1.loss.name),
+    head: resolveHead(config.model.head, config.stage1.loss.name),
     inputShape: data.inputShape,
   });
   model.restoreModelWeights(network, checkpoint.tensors.model ?? []);
-  const result = await pipeline.evaluateModel(network, data, counts, config);
+  const result = await evaluateModel(network, data, counts, config);
   network.dispose();
   // Beside the training's own results.json, never over it: results/eval-<checkpoint>.json.
-  const target = path.join(directory, 'results', `eval-${path.basename(file).replace(/\.ckpt$/, '')}.json`);
+  const target = evalResultsFile(directory, file);
   await writeResults(target, result, { checkpoint: path.relative(directory, file), dataset: config.data.dataset });
   options.io.stdout.write(
     `${path.relative(options.io.cwd, file)}: top-1 ${formatPercent(result.top1)}%  top-5 ${formatPercent(result.top5)}%  many ${formatPercent(result.many)}  medium ${formatPercent(
@@ -89,13 +96,14 @@ export async function reportCommand(options: { run: string; out?: string; io: Cl
 
 export async function infoCommand(config: RunConfig, options: { json: boolean; io: CliIo; showBackend?: boolean }): Promise<void> {
   // With --backend, the backend that training would use, and why the faster ones are not (e.g. no GPU adapter).
-  const backend = options.showBackend ? await (await import('./pipeline')).selectComputeBackend(config.backend) : undefined;
+  const backend = options.showBackend ? await (await import('./backend-selection')).selectComputeBackend(config.backend) : undefined;
   const { loadTrainingData } = await import('./data');
   const { cloudSizes } = await import('@longtail/gcl-loss');
+  const { classCounts } = await import('@longtail/samplers');
+  const { manyMediumFew } = await import('@longtail/datasets');
   const data = await loadTrainingData(config);
-  const counts = new Array<number>(data.numClasses).fill(0);
-  for (const label of data.train.labels as Int32Array) counts[label]++;
-  const groups = shotGroups(counts, { manyThreshold: config.evaluation.manyThreshold, fewThreshold: config.evaluation.fewThreshold });
+  const counts = classCounts(data.train.labels, data.numClasses);
+  const groups = manyMediumFew(counts, { manyAbove: config.evaluation.manyThreshold, fewBelow: config.evaluation.fewThreshold });
   const clouds = cloudSizes(counts.map((n) => Math.max(n, 1)));
   const info = {
     ...(backend === undefined ? {} : { backend }),

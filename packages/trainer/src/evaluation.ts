@@ -1,4 +1,7 @@
+import { manyMediumFew, type ShotGroups } from '@longtail/datasets';
 import { writeFileAtomic } from './atomic';
+
+export type { ShotGroups };
 
 /** Scores and labels of a whole evaluation set. */
 export interface Predictions {
@@ -102,34 +105,6 @@ export function perClassAccuracy(confusion: number[][]): Array<number | null> {
   });
 }
 
-export interface ShotGroups {
-  /** Classes with more than `manyThreshold` training images. */
-  many: number[];
-  /** Classes with `fewThreshold` … `manyThreshold` training images. */
-  medium: number[];
-  /** Classes with fewer than `fewThreshold` training images. */
-  few: number[];
-}
-
-/**
- * Splits classes by training-set size into many (> 100), medium (20–100) and few (< 20) shot, the long-tail
- * literature's convention (thresholds configurable).
- */
-export function shotGroups(trainCounts: readonly number[], options: { manyThreshold?: number; fewThreshold?: number } = {}): ShotGroups {
-  const { manyThreshold = 100, fewThreshold = 20 } = options;
-  if (!(fewThreshold <= manyThreshold)) {
-    throw new RangeError(`fewThreshold (${fewThreshold}) must be <= manyThreshold (${manyThreshold})`);
-  }
-  const groups: ShotGroups = { many: [], medium: [], few: [] };
-  trainCounts.forEach((count, index) => {
-    if (!Number.isInteger(count) || count < 0) throw new RangeError(`trainCounts[${index}] must be a non-negative integer, got ${count}`);
-    if (count > manyThreshold) groups.many.push(index);
-    else if (count < fewThreshold) groups.few.push(index);
-    else groups.medium.push(index);
-  });
-  return groups;
-}
-
 /** Mean of the per-class accuracies of `classes`; `null` when the group is empty or none of its classes was tested. */
 export function groupAccuracy(perClass: Array<number | null>, classes: readonly number[]): number | null {
   const values = classes.map((c) => perClass[c]).filter((value): value is number => value !== null && value !== undefined);
@@ -170,7 +145,7 @@ export function evaluatePredictions(
   const predicted = argmaxPredictions(logits, numClasses);
   const confusion = confusionMatrix(labels, predicted, numClasses);
   const perClass = perClassAccuracy(confusion);
-  const groups = shotGroups(trainCounts, options);
+  const groups = manyMediumFew(trainCounts, { manyAbove: options.manyThreshold, fewBelow: options.fewThreshold });
   let top1 = 0;
   let top5 = 0;
   for (const rank of ranks) {

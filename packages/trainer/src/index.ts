@@ -1,6 +1,6 @@
 export * from './config';
-export { ConfigError, resolveWithSchema, schemaAt, leafPaths } from './schema';
-export type { Schema, ObjectSchema, NumberSchema, StringSchema, BooleanSchema, ArraySchema } from './schema';
+export { ConfigError, resolveWithSchema, schemaAt, leafPaths, flattenValues } from './schema';
+export type { Schema, ObjectSchema, UnionSchema, LeafSchema, NumberSchema, StringSchema, BooleanSchema, ArraySchema, Infer, UnionValue } from './schema';
 export * from './schedules';
 export * from './evaluation';
 export * from './checkpoint';
@@ -8,9 +8,28 @@ export * from './metrics';
 export * from './progress';
 export * from './report';
 export { TorchSgd } from './optimizer';
-export { tinyModel } from './tiny-model';
-export { buildModel, featuresAndLogits, headLayer, modelWeightRecords, restoreModelWeights, resolveHead } from './model';
-export { train, trainStep, readStep, GPU_STEPS_PER_READ, classWeights, evaluateModel, findNonFinite, makeLoss, runDirectory, selectComputeBackend, writeRunReport } from './pipeline';
+export { buildModel, modelWeightRecords, restoreModelWeights, stableWeights } from './model';
+export { makeLoss, resolveHead, type StepLoss } from './losses';
+export { train, writeRunReport, type TrainOptions, type TrainSummary } from './pipeline';
+export { stagePlans, type StagePlan } from './stage-plan';
+export { runStage, GPU_STEPS_PER_READ, type StageContext, type StageOutcome } from './stage-runner';
+export { trainStep, readStep, type PendingStep, type StepInput } from './train-step';
+export { evaluateModel } from './evaluate-model';
+export { findNonFinite } from './finite';
+export { selectComputeBackend } from './backend-selection';
+export {
+  runDirectory,
+  checkpointFile,
+  epochCheckpointName,
+  stageResultsFile,
+  evalResultsFile,
+  CONFIG_FILE,
+  METRICS_FILE,
+  RESULTS_FILE,
+  RESULTS_DIRECTORY,
+  CHECKPOINT_DIRECTORY,
+  REPORT_FILE,
+} from './run-layout';
 export { writeFileAtomic, writeFileAtomicSync, appendFileChecked, removeStaleTemporaryFilesSync, processAlive } from './atomic';
 export {
   acquireRunLock,
@@ -29,6 +48,6 @@ export {
   type RunRecord,
   type DataFacts,
 } from './run-directory';
-export type { PendingStep, TrainOptions, TrainSummary } from './pipeline';
-export { loadTrainingData, requireRegularFile, DEFAULT_SPLIT_FILES, type TrainingData, type ImageDataset } from './data';
-export { runCli, parseArguments, configFromArguments, UsageError, type CliIo } from './cli-main';
+export { loadTrainingData, requireRegularFile, type TrainingData, type ImageDataset } from './data';
+export { runCli, parseArguments, configFromArguments } from './cli-main';
+export { UsageError, type CliIo } from './cli-io';

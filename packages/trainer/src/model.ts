@@ -1,31 +1,40 @@
 import * as tf from '@tensorflow/tfjs';
-import type { BackboneName, LossName, RunConfig } from './config';
+import { getBackbone, loadPyTorchWeights } from '@longtail/backbones';
 import type { TensorRecord } from './checkpoint';
-import { tinyModel } from './tiny-model';
-import { backbones, loadPyTorchWeights } from '@longtail/backbones';
 
-/** Head chosen by `model.head: 'auto'`: the cosine classifier for GCL and LDAM (as the official code), dense otherwise. */
-export function resolveHead(head: RunConfig['model']['head'], loss: LossName): 'cosine' | 'dense' {
-  if (head !== 'auto') return head;
-  return loss === 'gcl' || loss === 'gcl-angular' || loss === 'ldam' ? 'cosine' : 'dense';
+// The weight order of a model as built (every layer trainable): freezing layers reorders `model.weights` (tfjs lists
+// trainable weights first), so checkpoints use this order, fixed the first time a model is seen.
+const weightOrders = new WeakMap<tf.LayersModel, tf.LayerVariable[]>();
+
+/**
+ * The model's weights in a fixed order: `model.weights` as it was when the model was first seen (built by
+ * {@link buildModel}: all layers trainable), whatever layers are frozen since.
+ */
+export function stableWeights(model: tf.LayersModel): tf.LayerVariable[] {
+  let order = weightOrders.get(model);
+  if (!order) {
+    order = [...model.weights];
+    weightOrders.set(model, order);
+  }
+  return order;
 }
 
 /**
- * Builds the configured network: `tiny` (this package's test network) or a `@longtail/backbones` factory
- * (`resnet32`, `resnet50`, …) with the given head. With `pretrained`, PyTorch weights from a `.safetensors` file are
- * imported into the backbone (the classifier head is left at its initial values: a new head for the new classes, as
- * for Places-LT from ImageNet weights).
+ * Builds the configured network from `@longtail/backbones`' registry (`model.backbone`: a built-in or one
+ * registered with `registerBackbone`) with the given head. With `pretrained`, PyTorch weights from a
+ * `.safetensors` file are imported into the backbone (the classifier head is left at its initial values: a new head
+ * for the new classes, as for Places-LT from ImageNet weights).
  */
 export async function buildModel(
-  backbone: BackboneName,
+  backbone: string,
   options: { numClasses: number; head: 'cosine' | 'dense'; inputShape: [number, number, number]; pretrained?: string | null; seed?: number },
 ): Promise<tf.LayersModel> {
-  if (backbone === 'tiny') {
-    if (options.pretrained) throw new Error('model.pretrained needs a backbone from @longtail/backbones, not "tiny"');
-    return tinyModel(options);
+  const spec = getBackbone(backbone);
+  if (options.pretrained && !spec.pytorchWeights) {
+    throw new Error(`model.pretrained: backbone "${backbone}" has no PyTorch weights to import (use a backbone whose layers follow a PyTorch state dict)`);
   }
-  const factory = backbones[backbone];
-  const model = factory({ numClasses: options.numClasses, head: options.head, inputShape: options.inputShape, seed: options.seed });
+  const model = spec.create({ numClasses: options.numClasses, head: options.head, inputShape: options.inputShape, seed: options.seed });
+  stableWeights(model);
   if (options.pretrained) {
     try {
       await loadPyTorchWeights(model, options.pretrained, { skipClassifier: true });
@@ -37,30 +46,12 @@ export async function buildModel(
   return model;
 }
 
-/** The classifier layer: the layer producing the model's single output. */
-export function headLayer(model: tf.LayersModel): tf.layers.Layer {
-  return model.outputs[0].sourceLayer as tf.layers.Layer;
-}
-
-const views = new WeakMap<tf.LayersModel, tf.LayersModel>();
-
-/** Features (the head's input) and logits in one pass. */
-export function featuresAndLogits(model: tf.LayersModel, input: tf.Tensor4D, training: boolean): { features: tf.Tensor2D; logits: tf.Tensor2D } {
-  let view = views.get(model);
-  if (!view) {
-    const head = headLayer(model);
-    view = tf.model({ inputs: model.inputs, outputs: [head.input as tf.SymbolicTensor, model.outputs[0]] });
-    views.set(model, view);
-  }
-  const [features, logits] = view.apply(input, { training }) as tf.Tensor[];
-  return { features: features as tf.Tensor2D, logits: logits as tf.Tensor2D };
-}
-
-/** All weights (trainable and batch-norm statistics) as checkpoint records, in `model.weights` order. */
+/** All weights (trainable and batch-norm statistics) as checkpoint records, in {@link stableWeights} order. */
 export async function modelWeightRecords(model: tf.LayersModel): Promise<TensorRecord[]> {
+  const weights = stableWeights(model);
   // Asynchronous reads: a synchronous one throws on webgpu in Node and stalls any GPU backend.
-  const values = await Promise.all(model.weights.map((weight) => weight.read().data()));
-  return model.weights.map((weight, index) => ({
+  const values = await Promise.all(weights.map((weight) => weight.read().data()));
+  return weights.map((weight, index) => ({
     name: `${index}:${weight.originalName ?? weight.name}`,
     shape: weight.shape.map((s) => s as number),
     dtype: 'float32' as const,
@@ -70,7 +61,7 @@ export async function modelWeightRecords(model: tf.LayersModel): Promise<TensorR
 
 /** Restores weights saved by {@link modelWeightRecords}; throws naming the first mismatching weight. */
 export function restoreModelWeights(model: tf.LayersModel, records: TensorRecord[]): void {
-  const weights = model.weights;
+  const weights = stableWeights(model);
   if (records.length !== weights.length) {
     throw new Error(`checkpoint has ${records.length} weights, the model has ${weights.length} (different backbone or head?)`);
   }
@@ -80,7 +71,9 @@ export function restoreModelWeights(model: tf.LayersModel, records: TensorRecord
       throw new Error(`checkpoint weight ${record.name} has shape [${record.shape}], the model's ${weight.name} has [${weight.shape}]`);
     }
   });
-  const tensors = records.map((record) => tf.tensor(record.data, record.shape, 'float32'));
-  model.setWeights(tensors);
-  tensors.forEach((t) => t.dispose());
+  weights.forEach((weight, index) => {
+    const value = tf.tensor(records[index].data, records[index].shape, 'float32');
+    weight.write(value);
+    value.dispose();
+  });
 }

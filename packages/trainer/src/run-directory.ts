@@ -7,9 +7,10 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { classCounts } from '@longtail/samplers';
 import { processAlive, writeFileAtomicSync, FileWriteError } from './atomic';
-import { leafPaths } from './schema';
-import { RUN_CONFIG_SCHEMA, type RunConfig } from './config';
+import { configEntries, type RunConfig } from './config';
+import { CHECKPOINT_DIRECTORY, CONFIG_FILE, METRICS_FILE, REPORT_FILE, RESULTS_DIRECTORY, RESULTS_FILE } from './run-layout';
 
 /** A refusal about the run directory (locked, not empty, a different run, inconsistent files): exit code 2. */
 export class RunDirectoryError extends Error {
@@ -23,7 +24,7 @@ export const LOCK_FILE = '.lock';
 export const RUN_RECORD_FILE = 'run.json';
 
 /** What a run writes into its directory (what `--overwrite` removes). */
-export const RUN_ENTRIES = ['config.json', RUN_RECORD_FILE, 'metrics.jsonl', 'results.json', 'results', 'checkpoints', 'report.html'] as const;
+export const RUN_ENTRIES = [CONFIG_FILE, RUN_RECORD_FILE, METRICS_FILE, RESULTS_FILE, RESULTS_DIRECTORY, CHECKPOINT_DIRECTORY, REPORT_FILE] as const;
 
 // ---- lock ------------------------------------------------------------------------------------------------------
 
@@ -202,8 +203,7 @@ export interface RunRecord {
 }
 
 export function dataFacts(train: ArrayLike<number>, test: ArrayLike<number>, numClasses: number): DataFacts {
-  const counts = new Array<number>(numClasses).fill(0);
-  for (let i = 0; i < train.length; i++) counts[train[i]]++;
+  const counts = classCounts(train, numClasses);
   const hash = createHash('sha256');
   hash.update(Buffer.from(Int32Array.from(train as ArrayLike<number>).buffer));
   hash.update('|');
@@ -211,18 +211,12 @@ export function dataFacts(train: ArrayLike<number>, test: ArrayLike<number>, num
   return { trainImages: train.length, testImages: test.length, numClasses, trainCounts: counts, labelsSha256: hash.digest('hex') };
 }
 
-function valueAt(config: unknown, keyPath: string): unknown {
-  let node = config as Record<string, unknown> | undefined;
-  for (const part of keyPath.split('.')) node = node && typeof node === 'object' ? (node[part] as Record<string, unknown> | undefined) : undefined;
-  return node;
-}
-
 /** The run record of a config and its data: every compared key with its value, and the fingerprint. */
 export function runRecord(config: RunConfig, facts: DataFacts): RunRecord {
   const keys: Record<string, unknown> = {};
-  for (const [keyPath] of leafPaths(RUN_CONFIG_SCHEMA)) {
+  for (const [keyPath, value] of configEntries(config)) {
     if ((UNCOMPARED_KEYS as readonly string[]).includes(keyPath)) continue;
-    keys[keyPath] = valueAt(config, keyPath) ?? null;
+    keys[keyPath] = value ?? null;
   }
   keys['data.trainImages'] = facts.trainImages;
   keys['data.testImages'] = facts.testImages;
@@ -280,7 +274,7 @@ export function checkResumeRecord(directory: string, saved: RunRecord, current: 
     const hint =
       safe.length === refused.length
         ? `; pass --allow-changed ${safe.join(',')} to resume with the new value${safe.length > 1 ? 's' : ''}`
-        : `; resume with the run's own config (${path.join(directory, 'config.json')}), or train afresh elsewhere (or with --overwrite)`;
+        : `; resume with the run's own config (${path.join(directory, CONFIG_FILE)}), or train afresh elsewhere (or with --overwrite)`;
     throw new RunDirectoryError(`--resume: ${directory} holds a run with a different config: ${list}${hint}`);
   }
   return differing;

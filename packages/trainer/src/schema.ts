@@ -48,10 +48,57 @@ export interface ArraySchema extends BaseSchema {
 
 export interface ObjectSchema extends BaseSchema {
   type: 'object';
-  properties: Record<string, Schema>;
+  properties: Readonly<Record<string, Schema>>;
 }
 
-export type Schema = NumberSchema | StringSchema | BooleanSchema | ArraySchema | ObjectSchema;
+/** A leaf: a number, string, boolean or array of them. */
+export type LeafSchema = NumberSchema | StringSchema | BooleanSchema | ArraySchema;
+
+/**
+ * An object whose keys depend on the value of one of them (a tagged union): `discriminator` (e.g. `name`) picks a
+ * variant, and the object may hold only that variant's keys. A key of another variant is an error naming the key,
+ * the variant and its keys: `<path>.<key>: not an option of <variant> (options: <its keys>)`.
+ */
+export interface UnionSchema extends BaseSchema {
+  type: 'union';
+  /** The key whose value selects the variant. */
+  discriminator: string;
+  /** The variant when the discriminator is not given. */
+  default: string;
+  /** Variant name → its other keys (leaves). A `null` value of a nullable key takes the key's default. */
+  variants: Readonly<Record<string, Readonly<Record<string, LeafSchema>>>>;
+  /** What one variant is called in messages and help (e.g. `loss`). */
+  variantKind?: string;
+}
+
+export type Schema = LeafSchema | ObjectSchema | UnionSchema;
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type NullableOf<S, T> = S extends { nullable: true } ? T | null : T;
+type InferLeaf<S> = S extends { type: 'number' }
+  ? number
+  : S extends { type: 'boolean' }
+    ? boolean
+    : S extends { type: 'string'; enum: readonly (infer E)[] }
+      ? E
+      : S extends { type: 'string' }
+        ? string
+        : S extends { type: 'array'; items: infer I }
+          ? Array<InferLeaf<I>>
+          : never;
+
+/** The value of a union: the discriminator (a string) and the chosen variant's options. */
+export type UnionValue<D extends string> = { [K in D]: string } & { [option: string]: string | number | boolean };
+
+/**
+ * The TypeScript type of the values a schema resolves to (`RunConfig` is `Infer<…>` of the run-config schema): an
+ * object per object node, the enum's literals for a string enum, `T | null` for a nullable node.
+ */
+export type Infer<S> = S extends { type: 'object'; properties: infer P }
+  ? Mutable<{ [K in keyof P]: Infer<P[K]> }>
+  : S extends { type: 'union'; discriminator: infer D extends string }
+    ? UnionValue<D>
+    : NullableOf<S, InferLeaf<S>>;
 
 /** Thrown when a config does not match its schema; `issues` lists every problem, one per key path. */
 export class ConfigError extends Error {
@@ -112,7 +159,38 @@ function checkScalar(value: unknown, schema: NumberSchema | StringSchema | Boole
   }
 }
 
+function resolveUnion(value: unknown, schema: UnionSchema, path: string, issues: string[]): unknown {
+  const input = value === undefined ? {} : value;
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    issues.push(`${path} must be an object, got ${describe(input)}`);
+    return undefined;
+  }
+  const record = input as Record<string, unknown>;
+  const tagPath = `${path}.${schema.discriminator}`;
+  const tag = Object.hasOwn(record, schema.discriminator) ? record[schema.discriminator] : schema.default;
+  const names = Object.keys(schema.variants);
+  if (typeof tag !== 'string' || !Object.hasOwn(schema.variants, tag)) {
+    issues.push(`${tagPath} must be one of ${names.map((v) => JSON.stringify(v)).join(', ')}, got ${describe(tag)}`);
+    return undefined;
+  }
+  const variant = schema.variants[tag];
+  const keys = Object.keys(variant);
+  for (const key of Object.keys(record)) {
+    if (key !== schema.discriminator && !Object.hasOwn(variant, key)) {
+      issues.push(`${path}.${key}: not an option of ${tag} (options: ${keys.length > 0 ? keys.join(', ') : 'none'})`);
+    }
+  }
+  const output: Record<string, unknown> = { [schema.discriminator]: tag };
+  for (const [key, child] of Object.entries(variant)) {
+    const given = Object.hasOwn(record, key) ? record[key] : undefined;
+    // null: the variant's default for this key (e.g. the loss's default for the stage).
+    output[key] = resolveNode(given === null && child.nullable ? undefined : given, child, `${path}.${key}`, issues);
+  }
+  return output;
+}
+
 function resolveNode(value: unknown, schema: Schema, path: string, issues: string[]): unknown {
+  if (schema.type === 'union') return resolveUnion(value, schema, path, issues);
   if (schema.type === 'object') {
     const input = value === undefined ? {} : value;
     if (input === null || typeof input !== 'object' || Array.isArray(input)) {
@@ -183,23 +261,57 @@ export function resolveWithSchema<T>(value: unknown, schema: ObjectSchema): T {
   return resolved as T;
 }
 
-/** The schema node at a dotted key path, or `undefined` if there is none. */
+/**
+ * The schema node at a dotted key path, or `undefined` if there is none. Inside a union, the discriminator is a
+ * string enum of the variant names and an option is the first variant's node of that name.
+ */
 export function schemaAt(schema: ObjectSchema, keyPath: string): Schema | undefined {
   let node: Schema = schema;
   for (const part of keyPath.split('.')) {
-    if (node.type !== 'object' || !Object.hasOwn(node.properties, part)) return undefined;
-    node = node.properties[part];
+    if (node.type === 'object') {
+      if (!Object.hasOwn(node.properties, part)) return undefined;
+      node = node.properties[part];
+    } else if (node.type === 'union') {
+      const found = unionKey(node, part);
+      if (found === undefined) return undefined;
+      node = found;
+    } else {
+      return undefined;
+    }
   }
   return node;
 }
 
-/** Every leaf key path of a schema with its node, depth first, in declaration order. */
-export function leafPaths(schema: ObjectSchema, prefix = ''): Array<[string, Exclude<Schema, ObjectSchema>]> {
-  const out: Array<[string, Exclude<Schema, ObjectSchema>]> = [];
+/** The node of one key of a union: the discriminator as a string enum, or the first variant's option of that name. */
+function unionKey(schema: UnionSchema, key: string): LeafSchema | undefined {
+  if (key === schema.discriminator) {
+    return { type: 'string', enum: Object.keys(schema.variants), default: schema.default, description: schema.description };
+  }
+  for (const variant of Object.values(schema.variants)) if (Object.hasOwn(variant, key)) return variant[key];
+  return undefined;
+}
+
+/**
+ * Every leaf key path of a schema with its node, depth first, in declaration order. A union contributes its
+ * discriminator and then each variant's keys, labelled with the variant (`variant`), a key once per variant.
+ */
+export function leafPaths(schema: ObjectSchema, prefix = ''): Array<[string, LeafSchema, string?]> {
+  const out: Array<[string, LeafSchema, string?]> = [];
   for (const [key, child] of Object.entries(schema.properties)) {
     const path = prefix ? `${prefix}.${key}` : key;
     if (child.type === 'object') out.push(...leafPaths(child, path));
-    else out.push([path, child]);
+    else if (child.type === 'union') {
+      out.push([`${path}.${child.discriminator}`, unionKey(child, child.discriminator)!]);
+      for (const [name, variant] of Object.entries(child.variants)) {
+        for (const [option, node] of Object.entries(variant)) out.push([`${path}.${option}`, node, name]);
+      }
+    } else out.push([path, child]);
   }
   return out;
+}
+
+/** Every leaf of a resolved config as `[dotted key path, value]`, depth first (arrays are leaves). */
+export function flattenValues(value: unknown, prefix = ''): Array<[string, unknown]> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return [[prefix, value]];
+  return Object.entries(value as Record<string, unknown>).flatMap(([key, child]) => flattenValues(child, prefix ? `${prefix}.${key}` : key));
 }

@@ -27,8 +27,9 @@ describe('resolveConfig', () => {
     expect(config.stage1.optimizer).toEqual({ lr: 0.1, momentum: 0.9, weightDecay: 2e-4 });
     expect(config.stage1.schedule).toEqual({ warmupEpochs: 5, milestones: [160, 180], gamma: 0.1 });
     expect(config.stage1.mixup.alpha).toBe(1);
-    expect(config.stage1.loss).toMatchObject({ name: 'gcl', m: 0, s: 30, noiseMul: 0.5, gamma: 0 });
-    expect(config.stage2.loss).toMatchObject({ name: 'gcl', m: 0.1, s: 20, noiseMul: 0.5, gamma: 1 });
+    // Only the chosen loss's options of the stage: stage-1 GCL has no focal exponent (no focal reduction there).
+    expect(config.stage1.loss).toEqual({ name: 'gcl', m: 0, s: 30, noiseMul: 0.5, weighting: 'none' });
+    expect(config.stage2.loss).toEqual({ name: 'gcl', m: 0.1, s: 20, noiseMul: 0.5, gamma: 1, weighting: 'none' });
     expect(config.stage2.sampler).toBe('class-based-effective-number');
     expect(config.stage2.epochs).toBe(30);
     expect(config.stage2.schedule.type).toBe('cosine');
@@ -60,7 +61,7 @@ describe('resolveConfig', () => {
   it('rejects unknown keys at any depth, naming them', () => {
     expect(issuesOf({ stage1: { optimiser: {} } })[0]).toMatch(/^stage1\.optimiser is not a known key \(known: epochs, batchSize/);
     expect(issuesOf({ typo: 1 })[0]).toMatch(/^typo is not a known key/);
-    expect(issuesOf({ stage2: { loss: { sigma: 1 } } })[0]).toMatch(/^stage2\.loss\.sigma is not a known key/);
+    expect(issuesOf({ stage2: { loss: { sigma: 1 } } })).toEqual(['stage2.loss.sigma: not an option of gcl (options: m, s, noiseMul, gamma, weighting)']);
   });
 
   it('reports every problem at once and runs cross-key checks', () => {
@@ -147,5 +148,51 @@ describe('CLI overrides', () => {
     expect(lines.some((line) => line.startsWith('--stage1.optimizer.lr <number> (default 0.1)'))).toBe(true);
     expect(lines.some((line) => line.startsWith('--stage2.sampler <none|balanced|'))).toBe(true);
     expect(lines.length).toBeGreaterThan(50);
+  });
+});
+
+describe('loss options: a union keyed on name', () => {
+  it('an option of another loss is an error naming the key, the loss and its options', () => {
+    expect(issuesOf({ stage1: { loss: { tau: 2 } } })).toEqual(['stage1.loss.tau: not an option of gcl (options: m, s, noiseMul, weighting)']);
+    // gamma is the stage-2 focal reduction's exponent: stage-1 GCL has none, stage-2 GCL does.
+    expect(issuesOf({ stage1: { loss: { name: 'gcl', gamma: 1 } } })).toEqual(['stage1.loss.gamma: not an option of gcl (options: m, s, noiseMul, weighting)']);
+    expect(resolveConfig({ stage2: { loss: { name: 'gcl', gamma: 2 } } }).stage2.loss.gamma).toBe(2);
+    expect(issuesOf({ stage1: { loss: { name: 'ce', s: 30 } }, stage2: { enabled: false } })).toEqual(['stage1.loss.s: not an option of ce (options: weighting)']);
+    expect(issuesOf({ stage1: { loss: { name: 'balanced-softmax', m: 0 } }, stage2: { enabled: false } })).toEqual([
+      'stage1.loss.m: not an option of balanced-softmax (options: none)',
+    ]);
+    expect(issuesOf({ stage1: { loss: { name: 'hinge' } } })[0]).toMatch(/^stage1\.loss\.name must be one of "gcl", "gcl-angular", "ce", "focal", "ldam", "logit-adjusted", "balanced-softmax"/);
+  });
+
+  it('class weights on a loss that cannot take them are an error (weighting, DRW)', () => {
+    expect(issuesOf({ stage1: { loss: { name: 'logit-adjusted', weighting: 'balanced' } }, stage2: { enabled: false } })).toEqual([
+      'stage1.loss.weighting: not an option of logit-adjusted (options: tau)',
+    ]);
+    expect(issuesOf({ stage1: { epochs: 10, loss: { name: 'balanced-softmax' }, drw: { epoch: 5 } }, stage2: { enabled: false } })).toEqual([
+      'stage1.drw.epoch: balanced-softmax takes no class weights, so deferred re-weighting cannot apply (set stage1.drw.epoch null, or use a loss that takes them)',
+    ]);
+    // The losses that take them accept both.
+    const ldam = resolveConfig({ stage1: { epochs: 10, loss: { name: 'ldam', weighting: 'balanced' }, drw: { epoch: 5 } }, stage2: { enabled: false } });
+    expect(ldam.stage1.loss).toEqual({ name: 'ldam', maxM: 0.5, s: 30, weighting: 'balanced' });
+  });
+
+  it('per-stage defaults come from the loss registry; null takes the default; range checks name the key', () => {
+    expect(resolveConfig({ stage2: { loss: { name: 'gcl-angular' } } }).stage2.loss).toEqual({ name: 'gcl-angular', m: 0.5, s: 30, epsilon: 0.1, easyMargin: false, gamma: 1, weighting: 'none' });
+    expect(resolveConfig({ stage1: { loss: { name: 'focal' } }, stage2: { enabled: false } }).stage1.loss).toEqual({ name: 'focal', gamma: 1, weighting: 'none' });
+    expect(resolveConfig({ stage2: { loss: { m: null, s: null } } }).stage2.loss).toMatchObject({ m: 0.1, s: 20 });
+    expect(issuesOf({ stage2: { loss: { s: 0 } } })).toEqual(['stage2.loss.s must be > 0, got 0']);
+    expect(issuesOf({ stage1: { loss: { name: 'gcl-angular', m: 2 } } })).toEqual(['stage1.loss.m must be <= π/2 for gcl-angular, got 2']);
+    expect(issuesOf({ stage1: { loss: { name: 'gcl', weighting: 'inverse' } } })[0]).toMatch(/^stage1\.loss\.weighting must be one of "none", "balanced", "effective-number", "class-based-effective-number"/);
+  });
+
+  it('a CLI flag for another loss\'s option parses, then fails naming the key', () => {
+    expect(parseOverrideValue('stage1.loss.tau', '2')).toBe(2);
+    expect(parseOverrideValue('stage1.loss.easyMargin', 'true')).toBe(true);
+    expect(() => parseOverrideValue('stage1.loss.sigma', '2')).toThrow(/--stage1\.loss\.sigma is not a config key/);
+    expect(() => resolveConfig(mergeConfig({}, overridesToObject([['stage1.loss.tau', 2]])))).toThrow('stage1.loss.tau: not an option of gcl (options: m, s, noiseMul, weighting)');
+    const lines = describeConfigKeys();
+    expect(lines).toContain('--stage1.loss.name <gcl|gcl-angular|ce|focal|ldam|logit-adjusted|balanced-softmax> (default "gcl")  loss function (name) and its options (null: the loss default for the stage)');
+    expect(lines).toContain('--stage2.loss.gamma <number|null> (default 1)  [gcl] focal exponent of the stage-2 focal reduction');
+    expect(lines.some((line) => line.startsWith('--stage1.loss.gamma <number|null> (default 1)  [gcl]'))).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { manyMediumFew } from '@longtail/datasets';
 import { describe, expect, it } from 'vitest';
 import {
   argmaxPredictions,
@@ -8,7 +9,6 @@ import {
   evaluatePredictions,
   formatPercent,
   perClassAccuracy,
-  shotGroups,
   topKAccuracy,
   writeResults,
 } from '../src/index';
@@ -45,10 +45,10 @@ describe('accuracy', () => {
   });
 
   it('many / medium / few from training counts (> 100, 20–100, < 20), n/a for an empty group', () => {
-    expect(shotGroups([6000, 101, 100, 20, 19, 5])).toEqual({ many: [0, 1], medium: [2, 3], few: [4, 5] });
+    expect(manyMediumFew([6000, 101, 100, 20, 19, 5])).toEqual({ many: [0, 1], medium: [2, 3], few: [4, 5] });
     // Fashion-MNIST-LT at factor 100: 6000 … 60, no class below 20.
     const fashion = [6000, 3597, 2156, 1292, 774, 464, 278, 166, 99, 60];
-    const groups = shotGroups(fashion);
+    const groups = manyMediumFew(fashion);
     expect(groups).toEqual({ many: [0, 1, 2, 3, 4, 5, 6, 7], medium: [8, 9], few: [] });
     const n = 10;
     const perClassLogits = new Float32Array(n * n);
@@ -103,7 +103,7 @@ describe('accuracy', () => {
     expect(() => topKAccuracy({ logits: [1, 2], labels: [2], numClasses: 2 }, 1)).toThrow(/^labels\[0\] must be/);
     expect(() => topKAccuracy({ logits: [1, 2], labels: [0], numClasses: 2 }, 0)).toThrow(/^k must be/);
     expect(() => evaluatePredictions({ logits: [1, 2], labels: [0], numClasses: 2 }, [1])).toThrow(/^trainCounts must have/);
-    expect(() => shotGroups([1, -1])).toThrow(/^trainCounts\[1\]/);
+    expect(() => manyMediumFew([1, -1])).toThrow(/^counts\[1\]/);
   });
 
   it('writes results.json', async () => {

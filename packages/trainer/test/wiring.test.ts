@@ -11,10 +11,10 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { sampleCloudNoise, gclLoss } from '@longtail/gcl-loss';
 import { SeededRandom } from '@longtail/samplers';
+import { forwardWithFeatures, tiny as tinyModel } from '@longtail/backbones';
 import {
   TorchSgd,
   evaluateModel,
-  featuresAndLogits,
   loadCheckpoint,
   loadTrainingData,
   makeLoss,
@@ -23,7 +23,6 @@ import {
   readStep,
   resolveConfig,
   restoreModelWeights,
-  tinyModel,
   train,
   trainStep,
   type StepRecord,
@@ -36,7 +35,7 @@ const seen = vi.hoisted(() => ({
   stage: 0,
   epoch: -1,
   batches: [] as Array<{ stage: number; epoch: number; labels: number[] }>,
-  gclCalls: [] as Array<{ stage: number; epoch: number; m?: number; s?: number; noiseMul?: number; gamma?: number; trainCls?: boolean; weight: number[] | null }>,
+  gclCalls: [] as Array<{ stage: number; epoch: number; lossStage: number; m?: number; s?: number; noiseMul?: number; gamma?: number; weight: number[] | null }>,
 }));
 
 vi.mock('@longtail/datasets', async (importOriginal) => {
@@ -58,14 +57,28 @@ vi.mock('@longtail/datasets', async (importOriginal) => {
   };
 });
 
+// The trainer builds its losses through the registry: record what it asks the GCL entry for (stage, options) and what
+// each call gets (class weights). That the entry computes the method's stage-1 / stage-2 form is tested below and in
+// @longtail/gcl-loss.
 vi.mock('@longtail/gcl-loss', async (importOriginal) => {
   const actual = await importOriginal<typeof import('@longtail/gcl-loss')>();
   return {
     ...actual,
-    gclLoss: (...args: Parameters<typeof actual.gclLoss>) => {
-      const o = args[3];
-      seen.gclCalls.push({ stage: seen.stage, epoch: seen.epoch, m: o.m, s: o.s, noiseMul: o.noiseMul, gamma: o.gamma, trainCls: o.trainCls, weight: o.weight ? [...o.weight] : null });
-      return actual.gclLoss(...args);
+    getLoss: (name: string) => {
+      const spec = actual.getLoss(name);
+      if (name !== 'gcl') return spec;
+      return {
+        ...spec,
+        create: (context: Parameters<typeof spec.create>[0]) => {
+          const fn = spec.create(context);
+          return (...args: Parameters<typeof fn>) => {
+            const o = context.options as Record<string, number | undefined>;
+            const weight = args[2].weight;
+            seen.gclCalls.push({ stage: seen.stage, epoch: seen.epoch, lossStage: context.stage, m: o.m, s: o.s, noiseMul: o.noiseMul, gamma: o.gamma, weight: weight ? [...weight] : null });
+            return fn(...args);
+          };
+        },
+      };
     },
   };
 });
@@ -263,20 +276,20 @@ describe('a tiny two-stage run: learning rates, DRW, the stage-2 sampler and los
           expect(call.weight, `stage 1 epoch ${call.epoch}`).not.toBeNull();
           call.weight!.forEach((w, j) => expect(relClose(w, effNorm[j], 1e-9), `epoch ${call.epoch} class ${j}: ${w} vs ${effNorm[j]}`).toBe(true));
         }
-        // Stage-1 GCL: m 0, s 30, noise_mul 0.5, plain (weighted-mean) cross-entropy.
-        expect([call.m, call.s, call.noiseMul, call.trainCls]).toEqual([0, 30, 0.5, false]);
+        // Stage-1 GCL: m 0, s 30, noise_mul 0.5, built as the stage-1 form (plain weighted-mean cross-entropy: no γ).
+        expect([call.m, call.s, call.noiseMul, call.gamma, call.lossStage]).toEqual([0, 30, 0.5, undefined, 1]);
       }
 
-      // --- stage-2 loss: trainCls (focal reduction), m 0.1, s 20, γ 1, noise_mul 0.5; no DRW weights ---------
+      // --- stage-2 loss: focalReduction (focal reduction), m 0.1, s 20, γ 1, noise_mul 0.5; no DRW weights ---------
       const stage2Calls = seen.gclCalls.filter((c) => c.stage === 2);
       expect(stage2Calls.length).toBe(2 * stage2.length);
       for (const call of stage2Calls) {
-        expect({ m: call.m, s: call.s, noiseMul: call.noiseMul, gamma: call.gamma, trainCls: call.trainCls, weight: call.weight }).toEqual({
+        expect({ m: call.m, s: call.s, noiseMul: call.noiseMul, gamma: call.gamma, lossStage: call.lossStage, weight: call.weight }).toEqual({
           m: config.stage2.loss.m,
           s: 20,
           noiseMul: 0.5,
           gamma: 1,
-          trainCls: true,
+          lossStage: 2,
           weight: null,
         });
       }
@@ -342,7 +355,7 @@ describe('a tiny two-stage run: learning rates, DRW, the stage-2 sampler and los
 
 // ---------------------------------------------------------------------------------------------------------------
 describe('the stage-2 loss of makeLoss is the method\'s stage-2 GCL (focal reduction, margin m)', () => {
-  it('equals the float64 formula and gclLoss with trainCls, m, γ; differs from the stage-1 form', () => {
+  it('equals the float64 formula and gclLoss with focalReduction, m, γ; differs from the stage-1 form', () => {
     const config = resolveConfig(baseConfig('/tmp/unused-wiring', {}));
     const counts = [60, 30, 15, 8, 4];
     const B = 6;
@@ -364,7 +377,7 @@ describe('the stage-2 loss of makeLoss is the method\'s stage-2 GCL (focal reduc
       got.dispose();
       const want = gclReference(cos, labels, noise, counts, { m: 0.1, s: 20, noiseMul: 0.5, weight: w, stage2: true, gamma: 1 });
       expect(Math.abs(value - want), `weight ${w ? 'set' : 'null'}: ${value} vs ${want}`).toBeLessThan(1e-4 * Math.max(1, want));
-      const direct = gclLoss(cosT, labelsT, noiseT, { clsNumList: counts, m: 0.1, s: 20, noiseMul: 0.5, weight: w, trainCls: true, gamma: 1 });
+      const direct = gclLoss(cosT, labelsT, noiseT, { clsNumList: counts, m: 0.1, s: 20, noiseMul: 0.5, weight: w, focalReduction: true, gamma: 1 });
       expect(Math.abs(direct.dataSync()[0] - value)).toBeLessThan(1e-6 * Math.max(1, want));
       direct.dispose();
       // The test tells the variants apart: no margin, or no focal reduction, give other values.
@@ -452,7 +465,7 @@ describe('the mixup step: λ L(y_a, ε₁) + (1 − λ) L(y_b, ε₂) with indep
     const per = h * w * ch;
     const mixed = new Float32Array(images.length);
     for (let i = 0; i < B; i++) for (let k = 0; k < per; k++) mixed[i * per + k] = lambda * images[i * per + k] + (1 - lambda) * images[perm[i] * per + k];
-    const cos = tf.tidy(() => featuresAndLogits(model, tf.tensor4d(mixed, batch.shape), true).logits).dataSync();
+    const cos = tf.tidy(() => forwardWithFeatures(model, tf.tensor4d(mixed, batch.shape), { training: true }).logits).dataSync();
     const L = (y: ArrayLike<number>, eps: Float32Array) => gclReference(cos, y, eps, counts, { m: 0, s: 30, noiseMul: 0.5, weight: null, stage2: false, gamma: 0 });
     const want = lambda * L(labels, draws[0]) + (1 - lambda) * L(labelsB, draws[1]);
     const TOL = 1e-3;

@@ -22,7 +22,7 @@ export interface SplitFile {
  */
 export async function readSplitFile(file: string, options: { numClasses?: number } = {}): Promise<SplitFile> {
   if (typeof file !== 'string' || file === '') throw new TypeError('file must be the path of a split file');
-  const numClasses = options.numClasses === undefined ? undefined : requirePositiveInteger('numClasses', options.numClasses);
+  const numClasses = options.numClasses === undefined ? undefined : requirePositiveInteger(options.numClasses, 'numClasses');
   let text: string;
   try {
     text = await readFile(file, 'utf8');

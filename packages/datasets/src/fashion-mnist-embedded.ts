@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { SeededRandom } from '@longtail/samplers';
-import { FASHION_MNIST_CLASS_NAMES } from './classNames';
+import { FASHION_MNIST_CLASS_NAMES } from './class-names';
 import { InMemoryImageDataset } from './dataset';
 import { DatasetError, requireFiniteNumber } from './errors';
 
@@ -32,7 +32,7 @@ function fashionMnistPackageDirectory(): string {
  * @param options.seed seed of the split, default 0.
  */
 export async function loadFashionMnistEmbedded(options: { seed?: number } = {}): Promise<{ train: InMemoryImageDataset; test: InMemoryImageDataset }> {
-  const seed = requireFiniteNumber('seed', options.seed ?? 0);
+  const seed = requireFiniteNumber(options.seed ?? 0, 'seed');
   const directory = fashionMnistPackageDirectory();
   const perClassTrain = 6000;
   const perClassTest = 1000;

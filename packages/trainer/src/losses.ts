@@ -1,0 +1,33 @@
+import type * as tf from '@tensorflow/tfjs';
+import { getLoss, lossDefaultsFor, type Stage } from '@longtail/gcl-loss';
+import type { LossConfig, RunConfig } from './config';
+
+/** A stage's loss as the train step calls it: `(logits, labels, noise, weight) → scalar`. */
+export type StepLoss = (logits: tf.Tensor2D, labels: tf.Tensor1D, noise: tf.Tensor2D | null, weight: number[] | null) => tf.Scalar;
+
+/**
+ * The loss of a stage from its config entry, through `@longtail/gcl-loss`'s registry: the registered loss of
+ * `loss.name` with its options for `stage` (a missing or `null` option takes the loss's default for the stage).
+ * `needsNoise`: the loss takes a cloud noise draw per call; `takesClassWeights`: it uses the `weight` argument
+ * (otherwise `weight` is ignored: the config refuses weighting or DRW for such a loss).
+ */
+export function makeLoss(loss: LossConfig, counts: number[], stage: Stage): { fn: StepLoss; needsNoise: boolean; takesClassWeights: boolean } {
+  const spec = getLoss(loss.name);
+  const defaults = lossDefaultsFor(spec, stage);
+  const options: Record<string, number | boolean> = {};
+  for (const [key, fallback] of Object.entries(defaults)) {
+    const value = loss[key];
+    options[key] = typeof value === typeof fallback ? (value as number | boolean) : fallback;
+  }
+  const fn = spec.create({ clsNumList: counts.map((n) => Math.max(n, 1)), stage, options });
+  return {
+    needsNoise: spec.cloudNoise,
+    takesClassWeights: spec.classWeights,
+    fn: (logits, labels, noise, weight) => fn(logits, labels, { noise: spec.cloudNoise ? noise : null, weight: spec.classWeights ? weight : null }),
+  };
+}
+
+/** The head `model.head` means: the one given, or for `auto` the head the stage-1 loss is defined on. */
+export function resolveHead(head: RunConfig['model']['head'], lossName: string): 'cosine' | 'dense' {
+  return head === 'auto' ? getLoss(lossName).head.preferred : head;
+}
