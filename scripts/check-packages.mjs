@@ -104,6 +104,18 @@ for (const entry of readdirSync(path.join(root, 'packages'))) {
     }
   }
 
+  // One relative-import style across the packages: with the extension of the emitted file ('./x.js'), which both
+  // bundler and node16 resolution accept.
+  for (const top of ['src', 'test']) {
+    if (!existsSync(path.join(dir, top))) continue;
+    for (const file of sourceFiles(path.join(dir, top))) {
+      const text = readFileSync(file, 'utf8');
+      for (const [, specifier] of text.matchAll(/(?:\sfrom\s+|\bimport\s*\(\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]*)['"]/gm)) {
+        if (!/\.(?:[cm]?js|json|node)$/.test(specifier)) say(`${path.relative(root, file)} imports '${specifier}': write '${specifier}.js' (one relative-import style)`);
+      }
+    }
+  }
+
   const docsPage = path.join(root, 'docs', `${entry}.md`);
   if (!existsSync(docsPage)) say(`docs/${entry}.md is missing`);
 }

@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { SeededRandom } from '@longtail/samplers';
-import type { ImageSource } from './dataset';
-import { requireNonNegativeInteger, requirePositiveInteger } from './errors';
-import { transformOutputShape, type ImageTransform } from './transforms';
+import type { ImageSource } from './dataset.js';
+import { requireNonNegativeInteger, requirePositiveInteger } from './errors.js';
+import { transformOutputShape, type ImageTransform } from './transforms.js';
 
 /** One batch of transformed images. */
 export interface Batch {

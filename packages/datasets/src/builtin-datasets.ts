@@ -1,8 +1,8 @@
-import { cifar100LTSpec, cifar10LTSpec } from './cifar-lt';
-import { fashionMnistLTSpec } from './fashion-mnist-lt';
-import { iNaturalist2018Spec, imageNetLTSpec, placesLTSpec } from './file-backed-benchmarks';
-import type { DatasetSpec } from './registry';
-import { syntheticSpec } from './synthetic';
+import { cifar100LTSpec, cifar10LTSpec } from './cifar-lt.js';
+import { fashionMnistLTSpec } from './fashion-mnist-lt.js';
+import { iNaturalist2018Spec, imageNetLTSpec, placesLTSpec } from './file-backed-benchmarks.js';
+import type { DatasetSpec } from './registry.js';
+import { syntheticSpec } from './synthetic.js';
 
 /** The data sets of this package, registered in this order (the one list; add a line here for a new built-in). */
 export const BUILTIN_DATASETS: readonly DatasetSpec[] = [

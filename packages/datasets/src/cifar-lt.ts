@@ -1,9 +1,9 @@
-import { loadCifar10, loadCifar100 } from './cifar';
-import { CIFAR10_CLASS_NAMES, CIFAR100_CLASS_NAMES } from './class-names';
-import type { InMemoryImageDataset } from './dataset';
-import type { DatasetLoadOptions, DatasetSpec, LoadedDataset } from './registry';
-import { configuredLongTail, inMemoryTransforms } from './spec-helpers';
-import { cifarEvalTransform, cifarTrainTransform } from './transforms';
+import { loadCifar10, loadCifar100 } from './cifar.js';
+import { CIFAR10_CLASS_NAMES, CIFAR100_CLASS_NAMES } from './class-names.js';
+import type { InMemoryImageDataset } from './dataset.js';
+import type { DatasetLoadOptions, DatasetSpec, LoadedDataset } from './registry.js';
+import { configuredLongTail, inMemoryTransforms } from './spec-helpers.js';
+import { cifarEvalTransform, cifarTrainTransform } from './transforms.js';
 
 async function loadCifarLT(
   name: string,

@@ -1,9 +1,9 @@
 import { access, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { CIFAR100_CLASS_NAMES, CIFAR100_COARSE_CLASS_NAMES, CIFAR10_CLASS_NAMES } from './class-names';
-import { InMemoryImageDataset } from './dataset';
-import { downloadAndExtract, type DownloadProgress } from './download';
-import { DatasetError } from './errors';
+import { CIFAR100_CLASS_NAMES, CIFAR100_COARSE_CLASS_NAMES, CIFAR10_CLASS_NAMES } from './class-names.js';
+import { InMemoryImageDataset } from './dataset.js';
+import { downloadAndExtract, type DownloadProgress } from './download.js';
+import { DatasetError } from './errors.js';
 
 /** The official binary distributions (Krizhevsky, University of Toronto). */
 export const CIFAR_ARCHIVES = Object.freeze({

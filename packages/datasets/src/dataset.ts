@@ -2,8 +2,8 @@ import { readFile, realpath } from 'node:fs/promises';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import type { SeededRandom } from '@longtail/samplers';
-import { NOT_INSIDE_ROOT, lexicalPathProblem, quotePath, resolveInside } from './confinement';
-import { DatasetError, requirePositiveInteger } from './errors';
+import { NOT_INSIDE_ROOT, lexicalPathProblem, quotePath, resolveInside } from './confinement.js';
+import { DatasetError, requirePositiveInteger } from './errors.js';
 import {
   applyCifarTransform,
   randomResizedCropWindow,
@@ -11,7 +11,7 @@ import {
   transformOutputShape,
   writeNormalizedRgb,
   type ImageTransform,
-} from './transforms';
+} from './transforms.js';
 
 /**
  * What the batcher (and a trainer) needs from any labelled image collection, in memory or on disk.

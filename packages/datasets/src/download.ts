@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import * as path from 'node:path';
-import { DatasetError } from './errors';
-import { extractTarGz } from './tar';
+import { DatasetError } from './errors.js';
+import { extractTarGz } from './tar.js';
 
 /** Progress of a download: bytes so far and, when the server sends Content-Length, the total. */
 export interface DownloadProgress {

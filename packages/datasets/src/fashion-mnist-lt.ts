@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { FASHION_MNIST_CLASS_NAMES } from './class-names';
-import type { InMemoryImageDataset } from './dataset';
-import { loadFashionMnistEmbedded } from './fashion-mnist-embedded';
-import { loadFashionMnist, MNIST_FILES, mnistSearchDirectories } from './idx';
-import type { DatasetSpec } from './registry';
-import { configuredLongTail, inMemoryTransforms } from './spec-helpers';
-import { fashionMnistTransform } from './transforms';
+import { FASHION_MNIST_CLASS_NAMES } from './class-names.js';
+import type { InMemoryImageDataset } from './dataset.js';
+import { loadFashionMnistEmbedded } from './fashion-mnist-embedded.js';
+import { loadFashionMnist, MNIST_FILES, mnistSearchDirectories } from './idx.js';
+import type { DatasetSpec } from './registry.js';
+import { configuredLongTail, inMemoryTransforms } from './spec-helpers.js';
+import { fashionMnistTransform } from './transforms.js';
 
 /** Whether Fashion-MNIST IDX files (train and test, gzip or not) are in one of the searched directories. */
 function fashionMnistIdxAvailable(directory: string | undefined): boolean {

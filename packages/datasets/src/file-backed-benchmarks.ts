@@ -1,8 +1,8 @@
-import { loadINaturalist2018 } from './inaturalist';
-import type { DatasetSpec, LoadedDataset } from './registry';
-import { fileBackedTransforms, requireSplitFiles } from './spec-helpers';
-import { loadImageNetLT, loadPlacesLT } from './split-file';
-import type { FileImageDataset } from './dataset';
+import { loadINaturalist2018 } from './inaturalist.js';
+import type { DatasetSpec, LoadedDataset } from './registry.js';
+import { fileBackedTransforms, requireSplitFiles } from './spec-helpers.js';
+import { loadImageNetLT, loadPlacesLT } from './split-file.js';
+import type { FileImageDataset } from './dataset.js';
 
 function splitFileSpec(
   name: string,

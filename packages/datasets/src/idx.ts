@@ -2,9 +2,9 @@ import { access, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import { FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES } from './class-names';
-import { InMemoryImageDataset } from './dataset';
-import { DatasetError } from './errors';
+import { FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES } from './class-names.js';
+import { InMemoryImageDataset } from './dataset.js';
+import { DatasetError } from './errors.js';
 
 /** Debian's `dataset-fashion-mnist` package installs the IDX files here. */
 export const DEBIAN_FASHION_MNIST_DIRECTORY = '/usr/share/datasets/fashion-mnist';

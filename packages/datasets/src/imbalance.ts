@@ -1,5 +1,5 @@
 import { SeededRandom } from '@longtail/samplers';
-import { requireFiniteNumber, requirePositiveInteger } from './errors';
+import { requireFiniteNumber, requirePositiveInteger } from './errors.js';
 
 /** Options of {@link imbalancedCounts}. */
 export interface ImbalancedCountsOptions {

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { FileImageDataset } from './dataset';
-import { lexicalPathProblem, quotePath } from './confinement';
-import { DatasetError } from './errors';
-import { requireDirectory } from './split-file';
+import { FileImageDataset } from './dataset.js';
+import { lexicalPathProblem, quotePath } from './confinement.js';
+import { DatasetError } from './errors.js';
+import { requireDirectory } from './split-file.js';
 
 interface AnnotationFile {
   images?: { id?: unknown; file_name?: unknown }[];

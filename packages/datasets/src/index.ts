@@ -1,14 +1,14 @@
-export { DatasetError } from './errors';
+export { DatasetError } from './errors.js';
 export {
   CIFAR10_CLASS_NAMES,
   CIFAR100_CLASS_NAMES,
   CIFAR100_COARSE_CLASS_NAMES,
   FASHION_MNIST_CLASS_NAMES,
   MNIST_CLASS_NAMES,
-} from './class-names';
-export { imbalancedCounts, longTailedSubset, indicesByClass, type ImbalancedCountsOptions } from './imbalance';
-export { makeLongTailed, type LongTailedOptions } from './long-tailed';
-export { classCounts, manyMediumFew, type ShotGroups } from './statistics';
+} from './class-names.js';
+export { imbalancedCounts, longTailedSubset, indicesByClass, type ImbalancedCountsOptions } from './imbalance.js';
+export { makeLongTailed, type LongTailedOptions } from './long-tailed.js';
+export { classCounts, manyMediumFew, type ShotGroups } from './statistics.js';
 export {
   InMemoryImageDataset,
   FileImageDataset,
@@ -17,7 +17,7 @@ export {
   type InMemoryImageData,
   type FileImageData,
   type DecodeStrictness,
-} from './dataset';
+} from './dataset.js';
 export {
   CIFAR_MEAN,
   CIFAR_STD,
@@ -41,8 +41,8 @@ export {
   type ImageNetEvalTransform,
   type ColorJitterOptions,
   type CropWindow,
-} from './transforms';
-export { batches, batchCount, imageRandom, type Batch, type BatchOptions } from './batches';
+} from './transforms.js';
+export { batches, batchCount, imageRandom, type Batch, type BatchOptions } from './batches.js';
 export {
   CIFAR_ARCHIVES,
   loadCifar10,
@@ -52,7 +52,7 @@ export {
   readCifarBinary,
   type CifarName,
   type CifarLoadOptions,
-} from './cifar';
+} from './cifar.js';
 export {
   DEBIAN_FASHION_MNIST_DIRECTORY,
   MNIST_FILES,
@@ -62,8 +62,8 @@ export {
   mnistSearchDirectories,
   type IdxArray,
   type MnistLoadOptions,
-} from './idx';
-export { loadFashionMnistEmbedded } from './fashion-mnist-embedded';
+} from './idx.js';
+export { loadFashionMnistEmbedded } from './fashion-mnist-embedded.js';
 export {
   readSplitFile,
   loadSplitFileDataset,
@@ -71,10 +71,10 @@ export {
   loadPlacesLT,
   type SplitFile,
   type SplitFileDatasetOptions,
-} from './split-file';
-export { loadINaturalist2018 } from './inaturalist';
-export { downloadFile, downloadAndExtract, type DownloadOptions, type DownloadProgress } from './download';
-export { readTarEntries, extractTarGz, type TarEntry } from './tar';
+} from './split-file.js';
+export { loadINaturalist2018 } from './inaturalist.js';
+export { downloadFile, downloadAndExtract, type DownloadOptions, type DownloadProgress } from './download.js';
+export { readTarEntries, extractTarGz, type TarEntry } from './tar.js';
 export {
   registerDataset,
   getDataset,
@@ -86,7 +86,7 @@ export {
   type DatasetLoadOptions,
   type LoadedDataset,
   type ImageDataset,
-} from './registry';
-export { BUILTIN_DATASETS, DEFAULT_DATASET } from './builtin-datasets';
-export { configuredLongTail, inMemoryTransforms, fileBackedTransforms, requireSplitFiles } from './spec-helpers';
-export { syntheticDataset, type SyntheticDatasetOptions } from './synthetic';
+} from './registry.js';
+export { BUILTIN_DATASETS, DEFAULT_DATASET } from './builtin-datasets.js';
+export { configuredLongTail, inMemoryTransforms, fileBackedTransforms, requireSplitFiles } from './spec-helpers.js';
+export { syntheticDataset, type SyntheticDatasetOptions } from './synthetic.js';

@@ -1,5 +1,5 @@
-import type { FileImageDataset, InMemoryImageDataset } from './dataset';
-import { imbalancedCounts, longTailedSubset } from './imbalance';
+import type { FileImageDataset, InMemoryImageDataset } from './dataset.js';
+import { imbalancedCounts, longTailedSubset } from './imbalance.js';
 
 /** Options of {@link makeLongTailed}. */
 export interface LongTailedOptions {

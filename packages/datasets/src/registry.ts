@@ -1,6 +1,6 @@
-import { BUILTIN_DATASETS } from './builtin-datasets';
-import type { FileImageDataset, InMemoryImageDataset } from './dataset';
-import type { ImageTransform } from './transforms';
+import { BUILTIN_DATASETS } from './builtin-datasets.js';
+import type { FileImageDataset, InMemoryImageDataset } from './dataset.js';
+import type { ImageTransform } from './transforms.js';
 
 /** A labelled image set a trainer can batch: in memory (CIFAR, Fashion-MNIST) or on disk (ImageNet-LT, …). */
 export type ImageDataset = InMemoryImageDataset | FileImageDataset;

@@ -1,7 +1,7 @@
-import type { InMemoryImageDataset } from './dataset';
-import { makeLongTailed } from './long-tailed';
-import type { DatasetLoadOptions } from './registry';
-import { imagenetEvalTransform, imagenetTrainTransform, type ImageTransform } from './transforms';
+import type { InMemoryImageDataset } from './dataset.js';
+import { makeLongTailed } from './long-tailed.js';
+import type { DatasetLoadOptions } from './registry.js';
+import { imagenetEvalTransform, imagenetTrainTransform, type ImageTransform } from './transforms.js';
 
 /**
  * The long-tailed training set of a balanced in-memory set, as configured: `imbalance.factor` and `profile`, n_max

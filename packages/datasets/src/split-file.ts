@@ -1,8 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { lexicalPathProblem, quotePath } from './confinement';
-import { FileImageDataset } from './dataset';
-import { DatasetError, requirePositiveInteger } from './errors';
+import { lexicalPathProblem, quotePath } from './confinement.js';
+import { FileImageDataset } from './dataset.js';
+import { DatasetError, requirePositiveInteger } from './errors.js';
 
 /** Contents of a split file. */
 export interface SplitFile {

@@ -1,8 +1,8 @@
 import { SeededRandom } from '@longtail/samplers';
-import { InMemoryImageDataset } from './dataset';
-import type { DatasetSpec } from './registry';
-import { configuredLongTail, inMemoryTransforms } from './spec-helpers';
-import { cifarEvalTransform, cifarTrainTransform } from './transforms';
+import { InMemoryImageDataset } from './dataset.js';
+import type { DatasetSpec } from './registry.js';
+import { configuredLongTail, inMemoryTransforms } from './spec-helpers.js';
+import { cifarEvalTransform, cifarTrainTransform } from './transforms.js';
 
 /** Options of {@link syntheticDataset}. */
 export interface SyntheticDatasetOptions {

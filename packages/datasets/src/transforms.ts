@@ -1,5 +1,5 @@
 import type { SeededRandom } from '@longtail/samplers';
-import { requireNonNegativeInteger, requirePositiveInteger } from './errors';
+import { requireNonNegativeInteger, requirePositiveInteger } from './errors.js';
 
 /** Per-channel mean of CIFAR-10 training images, as the GCL/LDAM reference code normalises (also used for CIFAR-100). */
 export const CIFAR_MEAN: readonly number[] = Object.freeze([0.4914, 0.4822, 0.4465]);

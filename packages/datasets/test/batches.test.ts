@@ -19,8 +19,8 @@ import {
   readSplitFile,
   type Batch,
   type ImageSource,
-} from '../src/index';
-import { temporaryDirectory } from './helpers';
+} from '../src/index.js';
+import { temporaryDirectory } from './helpers.js';
 
 function smallDataset(count: number, numClasses = 5): InMemoryImageDataset {
   const random = new SeededRandom(11);

@@ -16,8 +16,8 @@ import {
   loadCifar100,
   makeLongTailed,
   readTarEntries,
-} from '../src/index';
-import { temporaryDirectory } from './helpers';
+} from '../src/index.js';
+import { temporaryDirectory } from './helpers.js';
 
 /** Pixel value of channel c at (y, x) of record r: a deterministic pattern that differs per channel, row and record. */
 const pixel = (record: number, channel: number, y: number, x: number) => (record * 31 + channel * 101 + y * 7 + x * 3) % 256;

@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { SeededRandom } from '@longtail/samplers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatasetError, FileImageDataset, imagenetEvalTransform, loadINaturalist2018, loadSplitFileDataset, readSplitFile } from '../src/index';
-import { temporaryDirectory } from './helpers';
+import { DatasetError, FileImageDataset, imagenetEvalTransform, loadINaturalist2018, loadSplitFileDataset, readSplitFile } from '../src/index.js';
+import { temporaryDirectory } from './helpers.js';
 
 // Split-file paths must stay inside the data root: lexically when the line is parsed, and by realpath (after symbolic
 // links) when the image is opened. No error may tell whether a file outside the root exists.

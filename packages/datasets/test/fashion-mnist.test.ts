@@ -14,8 +14,8 @@ import {
   makeLongTailed,
   mnistSearchDirectories,
   readIdxFile,
-} from '../src/index';
-import { dataRequired, temporaryDirectory } from './helpers';
+} from '../src/index.js';
+import { dataRequired, temporaryDirectory } from './helpers.js';
 
 const debianAvailable = existsSync(path.join(DEBIAN_FASHION_MNIST_DIRECTORY, 'train-labels-idx1-ubyte.gz'));
 // CI installs dataset-fashion-mnist (.ci/run): there a missing package is a failure, elsewhere a skip with this warning.

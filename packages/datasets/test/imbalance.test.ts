@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InMemoryImageDataset, classCounts, imbalancedCounts, longTailedSubset, makeLongTailed } from '../src/index';
-import { requireShared, sharedAvailable, sharedDirectory, skipWithoutShared } from './helpers';
+import { InMemoryImageDataset, classCounts, imbalancedCounts, longTailedSubset, makeLongTailed } from '../src/index.js';
+import { requireShared, sharedAvailable, sharedDirectory, skipWithoutShared } from './helpers.js';
 
 interface ProfileCase {
   dataset: string;

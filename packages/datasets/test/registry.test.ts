@@ -13,7 +13,7 @@ import {
   syntheticDataset,
   transformOutputShape,
   type DatasetLoadOptions,
-} from '../src/index';
+} from '../src/index.js';
 
 const options = (extra: Partial<DatasetLoadOptions> = {}): DatasetLoadOptions => ({
   root: null,

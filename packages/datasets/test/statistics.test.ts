@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { classCounts, loadImageNetLT, loadPlacesLT, manyMediumFew, readSplitFile } from '../src/index';
-import { requireShared, sharedDirectory, skipWithoutShared } from './helpers';
+import { classCounts, loadImageNetLT, loadPlacesLT, manyMediumFew, readSplitFile } from '../src/index.js';
+import { requireShared, sharedDirectory, skipWithoutShared } from './helpers.js';
 
 const splits = path.join(sharedDirectory, 'splits');
 

@@ -16,7 +16,7 @@ import {
   randomResizedCropWindow,
   resizeCenterCropGeometry,
   transformOutputShape,
-} from '../src/index';
+} from '../src/index.js';
 
 /** Reference CIFAR augmentation written the torchvision way: build the padded array, crop it, flip it, normalise. */
 function referenceCifar(pixels: Uint8Array, height: number, width: number, channels: number, size: number, padding: number, top: number, left: number, flip: boolean, mean: readonly number[], std: readonly number[], outChannels: number): Float32Array {

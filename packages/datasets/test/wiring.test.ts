@@ -14,8 +14,8 @@ import {
   imagenetEvalTransform,
   imagenetTrainTransform,
   randomResizedCropWindow,
-} from '../src/index';
-import { writeNormalizedRgb } from '../src/transforms';
+} from '../src/index.js';
+import { writeNormalizedRgb } from '../src/transforms.js';
 
 // The reference code's CIFAR normalisation (GCL-METHOD.md, "Training protocol"), and torchvision's ImageNet one.
 const CIFAR_MEAN_LITERAL = [0.4914, 0.4822, 0.4465];

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { offsetCrossEntropy } from './logit-adjusted';
-import type { LossSpec } from './registry';
-import { checkClassCountMatches, checkClassCounts, checkLabels, checkScores, rejectUnknownOptions } from './validation';
+import { offsetCrossEntropy } from './logit-adjusted.js';
+import type { LossSpec } from './registry.js';
+import { checkClassCountMatches, checkClassCounts, checkLabels, checkScores, rejectUnknownOptions } from './validation.js';
 
 export interface BalancedSoftmaxOptions {
   /** Training images per class. Required. */

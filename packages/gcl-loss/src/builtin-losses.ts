@@ -1,11 +1,11 @@
-import { balancedSoftmaxSpec } from './balanced-softmax';
-import { crossEntropySpec } from './cross-entropy';
-import { focalSpec } from './focal';
-import { gclSpec } from './gcl';
-import { gclAngularSpec } from './gcl-angular';
-import { ldamSpec } from './ldam';
-import { logitAdjustedSpec } from './logit-adjusted';
-import type { LossSpec } from './registry';
+import { balancedSoftmaxSpec } from './balanced-softmax.js';
+import { crossEntropySpec } from './cross-entropy.js';
+import { focalSpec } from './focal.js';
+import { gclSpec } from './gcl.js';
+import { gclAngularSpec } from './gcl-angular.js';
+import { ldamSpec } from './ldam.js';
+import { logitAdjustedSpec } from './logit-adjusted.js';
+import type { LossSpec } from './registry.js';
 
 /**
  * The losses of this package, one spec per file, registered in this order (the one list; add a line here for a new

@@ -1,4 +1,4 @@
-import { checkClassCounts } from './validation';
+import { checkClassCounts } from './validation.js';
 
 /**
  * Cloud sizes of GCL: the amplitude of each class's Gaussian logit perturbation,

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { weightedMeanCrossEntropy } from './reductions';
-import type { LossSpec } from './registry';
-import { checkClassWeights, checkLabels, checkScores, rejectUnknownOptions } from './validation';
+import { weightedMeanCrossEntropy } from './reductions.js';
+import type { LossSpec } from './registry.js';
+import { checkClassWeights, checkLabels, checkScores, rejectUnknownOptions } from './validation.js';
 
 export interface CrossEntropyOptions {
   /** Per-class weights (re-weighting), or null. Default null. */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { focalReduction } from './reductions';
-import type { LossSpec } from './registry';
-import { assertAtLeast, checkClassWeights, checkLabels, checkScores, rejectUnknownOptions } from './validation';
+import { focalReduction } from './reductions.js';
+import type { LossSpec } from './registry.js';
+import { assertAtLeast, checkClassWeights, checkLabels, checkScores, rejectUnknownOptions } from './validation.js';
 
 export interface FocalOptions {
   /** Focusing exponent γ. Default 1 (the value the GCL paper compares with). */

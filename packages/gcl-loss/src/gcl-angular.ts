@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { relativeCloudSizes } from './cloud-sizes';
-import { SelfNoisedLoss } from './noise';
-import type { LossSpec } from './registry';
-import { focalReduction, greaterMask, weightedMeanCrossEntropy } from './reductions';
+import { relativeCloudSizes } from './cloud-sizes.js';
+import { SelfNoisedLoss } from './noise.js';
+import type { LossSpec } from './registry.js';
+import { focalReduction, greaterMask, weightedMeanCrossEntropy } from './reductions.js';
 import {
   assertAtLeast,
   assertBoolean,
@@ -11,7 +11,7 @@ import {
   checkCosineInputs,
   rejectUnknownOptions,
   requireNoise,
-} from './validation';
+} from './validation.js';
 
 /** Options of the angular GCL loss (journal extension, IEEE TAI 2024). */
 export interface GclAngularOptions {

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { relativeCloudSizes } from './cloud-sizes';
-import { SelfNoisedLoss } from './noise';
-import type { LossSpec } from './registry';
-import { focalReduction, weightedMeanCrossEntropy } from './reductions';
+import { relativeCloudSizes } from './cloud-sizes.js';
+import { SelfNoisedLoss } from './noise.js';
+import type { LossSpec } from './registry.js';
+import { focalReduction, weightedMeanCrossEntropy } from './reductions.js';
 import {
   assertAtLeast,
   assertBoolean,
@@ -11,7 +11,7 @@ import {
   checkCosineInputs,
   rejectUnknownOptions,
   requireNoise,
-} from './validation';
+} from './validation.js';
 
 /** Options of the GCL loss (cosine form). Defaults are the paper's stage-1 CIFAR values. */
 export interface GclOptions {

@@ -1,13 +1,13 @@
-export { cloudSizes, relativeCloudSizes } from './cloud-sizes';
-export { gclLoss, GCLLoss, type GclOptions } from './gcl';
-export { gclAngularLoss, GCLAngularLoss, type GclAngularOptions } from './gcl-angular';
-export { sampleCloudNoise, CloudNoiseStream, SelfNoisedLoss, CLOUD_NOISE_STD } from './noise';
-export { crossEntropy, type CrossEntropyOptions } from './cross-entropy';
-export { focalLoss, type FocalOptions } from './focal';
-export { ldamLoss, ldamMargins, type LdamOptions } from './ldam';
-export { logitAdjustedLoss, logPriors, type LogitAdjustedOptions } from './logit-adjusted';
-export { balancedSoftmaxLoss, type BalancedSoftmaxOptions } from './balanced-softmax';
-export { stopGradient, perSampleCrossEntropy } from './reductions';
+export { cloudSizes, relativeCloudSizes } from './cloud-sizes.js';
+export { gclLoss, GCLLoss, type GclOptions } from './gcl.js';
+export { gclAngularLoss, GCLAngularLoss, type GclAngularOptions } from './gcl-angular.js';
+export { sampleCloudNoise, CloudNoiseStream, SelfNoisedLoss, CLOUD_NOISE_STD } from './noise.js';
+export { crossEntropy, type CrossEntropyOptions } from './cross-entropy.js';
+export { focalLoss, type FocalOptions } from './focal.js';
+export { ldamLoss, ldamMargins, type LdamOptions } from './ldam.js';
+export { logitAdjustedLoss, logPriors, type LogitAdjustedOptions } from './logit-adjusted.js';
+export { balancedSoftmaxLoss, type BalancedSoftmaxOptions } from './balanced-softmax.js';
+export { stopGradient, perSampleCrossEntropy } from './reductions.js';
 export {
   registerLoss,
   getLoss,
@@ -23,5 +23,5 @@ export {
   type LossOptionValues,
   type LossHead,
   type Stage,
-} from './registry';
-export { BUILTIN_LOSSES, DEFAULT_LOSS } from './builtin-losses';
+} from './registry.js';
+export { BUILTIN_LOSSES, DEFAULT_LOSS } from './builtin-losses.js';

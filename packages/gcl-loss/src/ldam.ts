@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { weightedMeanCrossEntropy } from './reductions';
-import type { LossSpec } from './registry';
+import { weightedMeanCrossEntropy } from './reductions.js';
+import type { LossSpec } from './registry.js';
 import {
   assertAtLeast,
   checkClassCountMatches,
@@ -9,7 +9,7 @@ import {
   checkLabels,
   checkScores,
   rejectUnknownOptions,
-} from './validation';
+} from './validation.js';
 
 export interface LdamOptions {
   /** Training images per class. Required. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { assertAtLeast, checkCosineInputs } from './validation';
+import { assertAtLeast, checkCosineInputs } from './validation.js';
 
 /** Standard deviation of GCL's noise draw, N(0, 1/3) before clamping (so ±1 is three standard deviations). */
 export const CLOUD_NOISE_STD = 1 / 3;

@@ -1,5 +1,5 @@
 import type { Scalar, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
-import { BUILTIN_LOSSES } from './builtin-losses';
+import { BUILTIN_LOSSES } from './builtin-losses.js';
 
 /** A training stage of the two-stage protocol: 1 representation learning, 2 classifier re-training. */
 export type Stage = 1 | 2;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { focalLoss, ldamLoss, ldamMargins } from '../src';
-import { hasGolden, maxAbsDiff, readGolden, relativeError } from './golden';
+import { focalLoss, ldamLoss, ldamMargins } from '../src/index.js';
+import { hasGolden, maxAbsDiff, readGolden, relativeError } from './golden.js';
 
 describe.skipIf(!hasGolden)('LDAM and focal against the reference (golden/ldam_focal_cases.json)', () => {
   const golden = hasGolden ? readGolden('ldam_focal_cases.json') : { ldam: [], focal: [] };

@@ -9,7 +9,7 @@ import {
   GCLLoss,
   logitAdjustedLoss,
   sampleCloudNoise,
-} from '../src';
+} from '../src/index.js';
 
 /** Cross-entropy of `logits + offsets` in float64, written independently of the library. */
 function referenceOffsetCrossEntropy(logits: number[][], labels: number[], offsets: number[]): number {

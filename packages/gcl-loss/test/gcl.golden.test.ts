@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { cloudSizes, gclAngularLoss, gclLoss } from '../src';
-import { hasGolden, maxAbsDiff, readGolden, relativeError } from './golden';
+import { cloudSizes, gclAngularLoss, gclLoss } from '../src/index.js';
+import { hasGolden, maxAbsDiff, readGolden, relativeError } from './golden.js';
 
 const LOSS_REL = 1e-5;
 const GRAD_ABS = 1e-4;

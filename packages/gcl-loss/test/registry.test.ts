@@ -16,7 +16,7 @@ import {
   lossOptionsFor,
   registerLoss,
   sampleCloudNoise,
-} from '../src';
+} from '../src/index.js';
 
 const counts = [50, 20, 8, 3];
 

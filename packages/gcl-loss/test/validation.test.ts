@@ -11,7 +11,7 @@ import {
   GCLLoss,
   ldamLoss,
   logitAdjustedLoss,
-} from '../src';
+} from '../src/index.js';
 
 const counts = [100, 30, 10];
 const scores = tf.tensor2d([

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { crossEntropy, focalLoss, gclAngularLoss, GCLLoss, gclLoss, ldamLoss, ldamMargins, logitAdjustedLoss } from '../src';
+import { crossEntropy, focalLoss, gclAngularLoss, GCLLoss, gclLoss, ldamLoss, ldamMargins, logitAdjustedLoss } from '../src/index.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fixed, float32-exact inputs (a small LCG, so nothing here depends on tfjs' or the library's generators).

@@ -1,4 +1,4 @@
-import { checkLabels, checkPositiveInteger } from './validation';
+import { checkLabels, checkPositiveInteger } from './validation.js';
 
 /**
  * Training images per class: `counts[c] = #{i : labels[i] = c}` — the one class-count function of the packages

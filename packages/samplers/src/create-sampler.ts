@@ -1,6 +1,6 @@
-import type { IndexSampler } from './samplers';
-import { getSampler } from './registry';
-import { checkLabels, rejectUnknownOptions } from './validation';
+import type { IndexSampler } from './samplers.js';
+import { getSampler } from './registry.js';
+import { checkLabels, rejectUnknownOptions } from './validation.js';
 
 /**
  * A sampling rule's name: a built-in (`none`, `balanced`, `effective-number`, `class-based-effective-number`,

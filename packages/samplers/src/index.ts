@@ -1,12 +1,12 @@
-export { SeededRandom } from './random';
-export { classCounts } from './class-counts';
+export { SeededRandom } from './random.js';
+export { classCounts } from './class-counts.js';
 export {
   balancedWeights,
   effectiveNumberWeights,
   classBasedEffectiveNumberWeights,
   normalizeWeights,
   type ClassBasedEffectiveNumberOptions,
-} from './weights';
+} from './weights.js';
 export {
   ShuffleSampler,
   WeightedClassSampler,
@@ -15,8 +15,8 @@ export {
   type SamplerState,
   type WeightedClassSamplerOptions,
   type ClassAwareSamplerOptions,
-} from './samplers';
-export { createSampler, type SamplerRule, type CreateSamplerOptions } from './create-sampler';
+} from './samplers.js';
+export { createSampler, type SamplerRule, type CreateSamplerOptions } from './create-sampler.js';
 export {
   registerSampler,
   registerWeightRule,
@@ -37,4 +37,4 @@ export {
   type SamplerSpec,
   type WeightRuleSpec,
   type WeightRuleOptions,
-} from './registry';
+} from './registry.js';

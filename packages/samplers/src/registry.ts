@@ -1,7 +1,7 @@
-import { classCounts } from './class-counts';
-import type { CreateSamplerOptions } from './create-sampler';
-import { classAwareRule, shuffleRule, WeightedClassSampler, type IndexSampler } from './samplers';
-import { balancedRule, classBasedEffectiveNumberRule, effectiveNumberRule, normalizeWeights } from './weights';
+import { classCounts } from './class-counts.js';
+import type { CreateSamplerOptions } from './create-sampler.js';
+import { classAwareRule, shuffleRule, WeightedClassSampler, type IndexSampler } from './samplers.js';
+import { balancedRule, classBasedEffectiveNumberRule, effectiveNumberRule, normalizeWeights } from './weights.js';
 
 /** Options a weight rule may read (each has the rule's own default). */
 export interface WeightRuleOptions {

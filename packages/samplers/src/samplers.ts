@@ -1,7 +1,7 @@
-import { classCounts } from './class-counts';
-import { SeededRandom } from './random';
-import { checkLabels, checkPositiveInteger, checkSeed, rejectUnknownOptions } from './validation';
-import type { SamplerSpec } from './registry';
+import { classCounts } from './class-counts.js';
+import { SeededRandom } from './random.js';
+import { checkLabels, checkPositiveInteger, checkSeed, rejectUnknownOptions } from './validation.js';
+import type { SamplerSpec } from './registry.js';
 
 /** State a sampler needs to reproduce its next epoch exactly (JSON-serialisable). */
 export interface SamplerState {

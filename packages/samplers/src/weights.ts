@@ -1,5 +1,5 @@
-import { checkBeta, checkCounts, rejectUnknownOptions } from './validation';
-import type { WeightRuleSpec } from './registry';
+import { checkBeta, checkCounts, rejectUnknownOptions } from './validation.js';
+import type { WeightRuleSpec } from './registry.js';
 
 /**
  * Class-balanced weights `w_j = 1 / n_j` (the reference's BalancedDatasetSampler).

@@ -18,7 +18,7 @@ import {
   ShuffleSampler,
   weightingNames,
   weightRuleNames,
-} from '../src';
+} from '../src/index.js';
 
 const counts = [40, 20, 10, 5];
 const labels = Int32Array.from(counts.flatMap((n, c) => new Array<number>(n).fill(c)));

@@ -8,7 +8,7 @@ import {
   SeededRandom,
   ShuffleSampler,
   WeightedClassSampler,
-} from '../src';
+} from '../src/index.js';
 
 /** A long-tailed label array: class c has counts[c] samples, interleaved so class order is not index order. */
 function longTailedLabels(counts: number[], seed = 1): Int32Array {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { balancedWeights, classBasedEffectiveNumberWeights, effectiveNumberWeights, normalizeWeights } from '../src';
-import { hasGolden, readGolden } from './golden';
+import { balancedWeights, classBasedEffectiveNumberWeights, effectiveNumberWeights, normalizeWeights } from '../src/index.js';
+import { hasGolden, readGolden } from './golden.js';
 
 function maxRelativeError(actual: number[], expected: number[]): number {
   expect(actual.length).toBe(expected.length);

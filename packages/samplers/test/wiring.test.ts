@@ -12,8 +12,8 @@ import {
   SeededRandom,
   WeightedClassSampler,
   type SamplerRule,
-} from '../src';
-import { goldenMissingMessage, hasGolden, readGolden } from './golden';
+} from '../src/index.js';
+import { goldenMissingMessage, hasGolden, readGolden } from './golden.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Independent references (float64, straight from GCL-METHOD.md "Samplers and class weights").

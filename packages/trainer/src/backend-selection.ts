@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '@longtail/backend';
-import type { RunConfig } from './config';
+import type { RunConfig } from './config.js';
 
 /**
  * Makes the configured backend the active tfjs backend through `@longtail/backend`'s `selectBackend`: `auto` tries

@@ -6,13 +6,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Stage } from '@longtail/gcl-loss';
-import { writeFileAtomic } from './atomic';
-import { loadCheckpoint, type Checkpoint } from './checkpoint';
-import type { RunConfig } from './config';
-import type { EvaluationResult } from './evaluation';
-import { assertFinite } from './finite';
-import { readJsonIfExists } from './report';
-import { RunDirectoryError } from './run-directory';
+import { writeFileAtomic } from './atomic.js';
+import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
+import type { RunConfig } from './config.js';
+import type { EvaluationResult } from './evaluation.js';
+import { assertFinite } from './finite.js';
+import { readJsonIfExists } from './report.js';
+import { RunDirectoryError } from './run-directory.js';
 
 /** A stage's checkpoint file by kind (`last`, `best`, `epoch0003`): see `checkpointFile` in run-layout. */
 export type StageFile = (stage: Stage, which: string) => string;

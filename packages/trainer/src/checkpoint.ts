@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic } from './atomic.js';
 
 const MAGIC = Buffer.from('LONGTAIL-CKPT\n', 'latin1');
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -196,4 +196,4 @@ export function decodeCheckpoint<Meta = Record<string, unknown>>(buffer: Uint8Ar
   return { meta: header.meta as Meta, tensors, payloadSha256: digest };
 }
 
-export { removeStaleTemporaryFiles, FileWriteError } from './atomic';
+export { removeStaleTemporaryFiles, FileWriteError } from './atomic.js';

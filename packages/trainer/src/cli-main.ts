@@ -14,9 +14,9 @@ import {
   resolveConfig,
   runConfigSchema,
   type RunConfig,
-} from './config';
-import { UsageError, type CliIo } from './cli-io';
-import { schemaAt } from './schema';
+} from './config.js';
+import { UsageError, type CliIo } from './cli-io.js';
+import { schemaAt } from './schema.js';
 
 export { UsageError, type CliIo };
 
@@ -182,7 +182,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (typeof backend === 'string' && !(BACKEND_NAMES as readonly string[]).includes(backend)) {
       throw new UsageError(`--backend must be one of ${BACKEND_NAMES.join(', ')}, got "${backend}"`);
     }
-    const commands = await import('./commands');
+    const commands = await import('./commands.js');
     commands.useProductionMode();
     switch (command) {
       case 'train': {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { runCli } from './cli-main';
+import { runCli } from './cli-main.js';
 
 runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), env: process.env }).then(
   (code) => {

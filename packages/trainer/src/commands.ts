@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { UsageError, type CliIo } from './cli-io';
-import { resolveConfig, type RunConfig } from './config';
-import { formatPercent, writeResults } from './evaluation';
-import { checkpointFile, CONFIG_FILE, evalResultsFile } from './run-layout';
+import { UsageError, type CliIo } from './cli-io.js';
+import { resolveConfig, type RunConfig } from './config.js';
+import { formatPercent, writeResults } from './evaluation.js';
+import { checkpointFile, CONFIG_FILE, evalResultsFile } from './run-layout.js';
 
 /**
  * Production mode for the command line: skips tfjs' debug checks and its "install tfjs-node" banner (the commands
@@ -15,7 +15,7 @@ export function useProductionMode(): void {
 }
 
 export async function trainCommand(config: RunConfig, options: { resume: boolean; overwrite?: boolean; allowChanged?: string[]; io: CliIo }): Promise<void> {
-  const { train } = await import('./pipeline');
+  const { train } = await import('./pipeline.js');
   const summary = await train(config, {
     resume: options.resume,
     overwrite: options.overwrite,
@@ -48,12 +48,12 @@ function readRunConfig(run: string, cwd: string): { directory: string; config: R
 export async function evalCommand(options: { run: string; checkpoint: string; backend?: string; io: CliIo }): Promise<void> {
   const { directory, config } = readRunConfig(options.run, options.io.cwd);
   if (options.backend) config.backend = options.backend as RunConfig['backend'];
-  const { selectComputeBackend } = await import('./backend-selection');
-  const { evaluateModel } = await import('./evaluate-model');
-  const { loadCheckpoint } = await import('./checkpoint');
-  const { loadTrainingData } = await import('./data');
-  const { resolveHead } = await import('./losses');
-  const model = await import('./model');
+  const { selectComputeBackend } = await import('./backend-selection.js');
+  const { evaluateModel } = await import('./evaluate-model.js');
+  const { loadCheckpoint } = await import('./checkpoint.js');
+  const { loadTrainingData } = await import('./data.js');
+  const { resolveHead } = await import('./losses.js');
+  const model = await import('./model.js');
   const { classCounts } = await import('@longtail/samplers');
   const stage = config.stage2.enabled && existsSync(checkpointFile(directory, 2, 'last')) ? 2 : 1;
   const file =
@@ -85,10 +85,10 @@ export async function evalCommand(options: { run: string; checkpoint: string; ba
 
 export async function reportCommand(options: { run: string; out?: string; io: CliIo }): Promise<void> {
   const { directory, config } = readRunConfig(options.run, options.io.cwd);
-  const { writeRunReport } = await import('./pipeline');
+  const { writeRunReport } = await import('./pipeline.js');
   const target = await writeRunReport(directory, config, undefined);
   if (options.out) {
-    const { writeFileAtomic } = await import('./atomic');
+    const { writeFileAtomic } = await import('./atomic.js');
     await writeFileAtomic(path.resolve(options.io.cwd, options.out), readFileSync(target));
   }
   options.io.stdout.write(`wrote ${options.out ? path.resolve(options.io.cwd, options.out) : target}\n`);
@@ -96,8 +96,8 @@ export async function reportCommand(options: { run: string; out?: string; io: Cl
 
 export async function infoCommand(config: RunConfig, options: { json: boolean; io: CliIo; showBackend?: boolean }): Promise<void> {
   // With --backend, the backend that training would use, and why the faster ones are not (e.g. no GPU adapter).
-  const backend = options.showBackend ? await (await import('./backend-selection')).selectComputeBackend(config.backend) : undefined;
-  const { loadTrainingData } = await import('./data');
+  const backend = options.showBackend ? await (await import('./backend-selection.js')).selectComputeBackend(config.backend) : undefined;
+  const { loadTrainingData } = await import('./data.js');
   const { cloudSizes } = await import('@longtail/gcl-loss');
   const { classCounts } = await import('@longtail/samplers');
   const { manyMediumFew } = await import('@longtail/datasets');

@@ -13,7 +13,7 @@ import {
   type LeafSchema,
   type ObjectSchema,
   type UnionSchema,
-} from './schema';
+} from './schema.js';
 
 /** Compute backends of `@longtail/backend` a run can ask for (`auto`: the fastest available). */
 export const BACKEND_NAMES = ['auto', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'] as const;

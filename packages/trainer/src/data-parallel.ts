@@ -15,9 +15,9 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { setBatchNormReducer } from '@longtail/backbones';
 import type { Collective } from '@longtail/distributed';
-import { decodeCheckpoint, loadCheckpoint, type Checkpoint, type TensorRecord } from './checkpoint';
-import { stableWeights } from './model';
-import type { TorchSgd } from './optimizer';
+import { decodeCheckpoint, loadCheckpoint, type Checkpoint, type TensorRecord } from './checkpoint.js';
+import { stableWeights } from './model.js';
+import type { TorchSgd } from './optimizer.js';
 
 /** Floats per gradient all-reduce (8 MB): a ResNet-32 gradient is one bucket, a ResNet-50 one thirteen. */
 export const GRADIENT_BUCKET_ELEMENTS = 1 << 21;

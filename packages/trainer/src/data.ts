@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { getDataset, transformOutputShape, type DatasetLoadOptions, type ImageDataset, type ImageTransform } from '@longtail/datasets';
 import { SeededRandom } from '@longtail/samplers';
-import { ConfigError, type RunConfig } from './config';
+import { ConfigError, type RunConfig } from './config.js';
 
 export type { ImageDataset };
 

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { forwardWithFeatures } from '@longtail/backbones';
 import { batches } from '@longtail/datasets';
-import type { RunConfig } from './config';
-import type { TrainingData } from './data';
-import { SINGLE_PROCESS, type Replicas } from './data-parallel';
-import { evaluatePredictions, type EvaluationResult } from './evaluation';
+import type { RunConfig } from './config.js';
+import type { TrainingData } from './data.js';
+import { SINGLE_PROCESS, type Replicas } from './data-parallel.js';
+import { evaluatePredictions, type EvaluationResult } from './evaluation.js';
 
 /**
  * Scores the whole test set (inference mode, `evaluation.batchSize` images at a time) and evaluates the scores:

@@ -1,5 +1,5 @@
 import { manyMediumFew, type ShotGroups } from '@longtail/datasets';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic } from './atomic.js';
 
 export type { ShotGroups };
 

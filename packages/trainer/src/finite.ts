@@ -1,4 +1,4 @@
-import type { TensorRecord } from './checkpoint';
+import type { TensorRecord } from './checkpoint.js';
 
 /** The first non-finite value of a set of arrays (weights, batch-norm statistics, optimiser slots), or null. */
 export function findNonFinite(records: readonly TensorRecord[]): { name: string; value: number; count: number; size: number } | null {

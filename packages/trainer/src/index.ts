@@ -1,22 +1,22 @@
-export * from './config';
-export { ConfigError, resolveWithSchema, schemaAt, leafPaths, flattenValues } from './schema';
-export type { Schema, ObjectSchema, UnionSchema, LeafSchema, NumberSchema, StringSchema, BooleanSchema, ArraySchema, Infer, UnionValue } from './schema';
-export * from './schedules';
-export * from './evaluation';
-export * from './checkpoint';
-export * from './metrics';
-export * from './progress';
-export * from './report';
-export { TorchSgd } from './optimizer';
-export { buildModel, modelWeightRecords, restoreModelWeights, stableWeights } from './model';
-export { makeLoss, resolveHead, type StepLoss } from './losses';
-export { train, writeRunReport, type TrainOptions, type TrainSummary } from './pipeline';
-export { stagePlans, type StagePlan } from './stage-plan';
-export { runStage, GPU_STEPS_PER_READ, type StageContext, type StageOutcome } from './stage-runner';
-export { trainStep, readStep, type PendingStep, type StepInput } from './train-step';
-export { evaluateModel } from './evaluate-model';
-export { findNonFinite } from './finite';
-export { selectComputeBackend } from './backend-selection';
+export * from './config.js';
+export { ConfigError, resolveWithSchema, schemaAt, leafPaths, flattenValues } from './schema.js';
+export type { Schema, ObjectSchema, UnionSchema, LeafSchema, NumberSchema, StringSchema, BooleanSchema, ArraySchema, Infer, UnionValue } from './schema.js';
+export * from './schedules.js';
+export * from './evaluation.js';
+export * from './checkpoint.js';
+export * from './metrics.js';
+export * from './progress.js';
+export * from './report.js';
+export { TorchSgd } from './optimizer.js';
+export { buildModel, modelWeightRecords, restoreModelWeights, stableWeights } from './model.js';
+export { makeLoss, resolveHead, type StepLoss } from './losses.js';
+export { train, writeRunReport, type TrainOptions, type TrainSummary } from './pipeline.js';
+export { stagePlans, type StagePlan } from './stage-plan.js';
+export { runStage, GPU_STEPS_PER_READ, type StageContext, type StageOutcome } from './stage-runner.js';
+export { trainStep, readStep, type PendingStep, type StepInput } from './train-step.js';
+export { evaluateModel } from './evaluate-model.js';
+export { findNonFinite } from './finite.js';
+export { selectComputeBackend } from './backend-selection.js';
 export {
   runDirectory,
   checkpointFile,
@@ -29,8 +29,8 @@ export {
   RESULTS_DIRECTORY,
   CHECKPOINT_DIRECTORY,
   REPORT_FILE,
-} from './run-layout';
-export { writeFileAtomic, writeFileAtomicSync, appendFileChecked, removeStaleTemporaryFilesSync, processAlive } from './atomic';
+} from './run-layout.js';
+export { writeFileAtomic, writeFileAtomicSync, appendFileChecked, removeStaleTemporaryFilesSync, processAlive } from './atomic.js';
 export {
   acquireRunLock,
   checkResumeRecord,
@@ -47,7 +47,7 @@ export {
   type RunLock,
   type RunRecord,
   type DataFacts,
-} from './run-directory';
-export { loadTrainingData, requireRegularFile, type TrainingData, type ImageDataset } from './data';
-export { runCli, parseArguments, configFromArguments } from './cli-main';
-export { UsageError, type CliIo } from './cli-io';
+} from './run-directory.js';
+export { loadTrainingData, requireRegularFile, type TrainingData, type ImageDataset } from './data.js';
+export { runCli, parseArguments, configFromArguments } from './cli-main.js';
+export { UsageError, type CliIo } from './cli-io.js';

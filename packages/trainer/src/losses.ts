@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { getLoss, lossDefaultsFor, type Stage } from '@longtail/gcl-loss';
-import type { LossConfig, RunConfig } from './config';
+import type { LossConfig, RunConfig } from './config.js';
 
 /** A stage's loss as the train step calls it: `(logits, labels, noise, weight) → scalar`. */
 export type StepLoss = (logits: tf.Tensor2D, labels: tf.Tensor1D, noise: tf.Tensor2D | null, weight: number[] | null) => tf.Scalar;

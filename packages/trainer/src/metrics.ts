@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { appendFileChecked, FileWriteError, writeFileAtomicSync } from './atomic';
+import { appendFileChecked, FileWriteError, writeFileAtomicSync } from './atomic.js';
 
 /** One optimisation step. */
 export interface StepRecord {

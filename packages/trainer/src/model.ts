@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { getBackbone, loadPyTorchWeights } from '@longtail/backbones';
-import type { TensorRecord } from './checkpoint';
+import type { TensorRecord } from './checkpoint.js';
 
 // The weight order of a model as built (every layer trainable): freezing layers reorders `model.weights` (tfjs lists
 // trainable weights first), so checkpoints use this order, fixed the first time a model is seen.

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { TensorRecord } from './checkpoint';
+import type { TensorRecord } from './checkpoint.js';
 
 /**
  * SGD with momentum and weight decay exactly as PyTorch's `torch.optim.SGD` (dampening 0, no Nesterov):

@@ -8,20 +8,20 @@ import path from 'node:path';
 import { getDataset } from '@longtail/datasets';
 import { cloudSizes, type Stage } from '@longtail/gcl-loss';
 import { classCounts } from '@longtail/samplers';
-import { removeStaleTemporaryFilesSync, writeFileAtomicSync } from './atomic';
-import { selectComputeBackend } from './backend-selection';
-import { loadCheckpoint } from './checkpoint';
-import { readStageResults, SHORT, verifyCheckpointSet, type ResumePoint, type StageFile, type StageMeta } from './checkpoint-set';
-import { ConfigError, type RunConfig } from './config';
-import { loadTrainingData, requireRegularFile, type TrainingData } from './data';
-import { joinReplicas, launcherWorldSize, loadOnRoot, SINGLE_PROCESS, type Replicas } from './data-parallel';
-import { evaluateModel } from './evaluate-model';
-import { formatPercent, writeResults, type EvaluationResult } from './evaluation';
-import { resolveHead } from './losses';
-import { MetricsLog, readMetrics } from './metrics';
-import { buildModel, restoreModelWeights } from './model';
-import { ProgressReporter, type ProgressStream } from './progress';
-import { readJsonIfExists, writeReport } from './report';
+import { removeStaleTemporaryFilesSync, writeFileAtomicSync } from './atomic.js';
+import { selectComputeBackend } from './backend-selection.js';
+import { loadCheckpoint } from './checkpoint.js';
+import { readStageResults, SHORT, verifyCheckpointSet, type ResumePoint, type StageFile, type StageMeta } from './checkpoint-set.js';
+import { ConfigError, type RunConfig } from './config.js';
+import { loadTrainingData, requireRegularFile, type TrainingData } from './data.js';
+import { joinReplicas, launcherWorldSize, loadOnRoot, SINGLE_PROCESS, type Replicas } from './data-parallel.js';
+import { evaluateModel } from './evaluate-model.js';
+import { formatPercent, writeResults, type EvaluationResult } from './evaluation.js';
+import { resolveHead } from './losses.js';
+import { MetricsLog, readMetrics } from './metrics.js';
+import { buildModel, restoreModelWeights } from './model.js';
+import { ProgressReporter, type ProgressStream } from './progress.js';
+import { readJsonIfExists, writeReport } from './report.js';
 import {
   acquireRunLock,
   checkResumeRecord,
@@ -35,10 +35,10 @@ import {
   validateAllowChanged,
   writeRunRecord,
   type RunRecord,
-} from './run-directory';
-import { CHECKPOINT_DIRECTORY, checkpointFile, CONFIG_FILE, METRICS_FILE, REPORT_FILE, RESULTS_DIRECTORY, RESULTS_FILE, runDirectory, stageResultsFile } from './run-layout';
-import { runStage } from './stage-runner';
-import { stagePlans } from './stage-plan';
+} from './run-directory.js';
+import { CHECKPOINT_DIRECTORY, checkpointFile, CONFIG_FILE, METRICS_FILE, REPORT_FILE, RESULTS_DIRECTORY, RESULTS_FILE, runDirectory, stageResultsFile } from './run-layout.js';
+import { runStage } from './stage-runner.js';
+import { stagePlans } from './stage-plan.js';
 
 export interface TrainOptions {
   /** Continue from the last checkpoint in the output directory. */

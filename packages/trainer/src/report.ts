@@ -3,10 +3,10 @@
  * offline. Built from `metrics.jsonl`, the evaluation results and the class statistics.
  */
 import { readFileSync, existsSync } from 'node:fs';
-import { writeFileAtomic } from './atomic';
-import type { EvaluationResult } from './evaluation';
-import { formatPercent } from './evaluation';
-import type { EpochRecord, MetricRecord, StepRecord } from './metrics';
+import { writeFileAtomic } from './atomic.js';
+import type { EvaluationResult } from './evaluation.js';
+import { formatPercent } from './evaluation.js';
+import type { EpochRecord, MetricRecord, StepRecord } from './metrics.js';
 
 export interface ReportEvaluation {
   /** e.g. `stage 1`, `stage 2`. */

@@ -8,9 +8,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { classCounts } from '@longtail/samplers';
-import { processAlive, writeFileAtomicSync, FileWriteError } from './atomic';
-import { configEntries, type RunConfig } from './config';
-import { CHECKPOINT_DIRECTORY, CONFIG_FILE, METRICS_FILE, REPORT_FILE, RESULTS_DIRECTORY, RESULTS_FILE } from './run-layout';
+import { processAlive, writeFileAtomicSync, FileWriteError } from './atomic.js';
+import { configEntries, type RunConfig } from './config.js';
+import { CHECKPOINT_DIRECTORY, CONFIG_FILE, METRICS_FILE, REPORT_FILE, RESULTS_DIRECTORY, RESULTS_FILE } from './run-layout.js';
 
 /** A refusal about the run directory (locked, not empty, a different run, inconsistent files): exit code 2. */
 export class RunDirectoryError extends Error {

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { Stage } from '@longtail/gcl-loss';
-import { ConfigError, outputPathIssues, type RunConfig } from './config';
+import { ConfigError, outputPathIssues, type RunConfig } from './config.js';
 
 /** The resolved config of the run. */
 export const CONFIG_FILE = 'config.json';

@@ -5,8 +5,8 @@
  */
 import type { Stage } from '@longtail/gcl-loss';
 import { classWeights, NO_WEIGHTING } from '@longtail/samplers';
-import type { LossConfig, RunConfig } from './config';
-import { cosineDecay, warmupStepDecay } from './schedules';
+import type { LossConfig, RunConfig } from './config.js';
+import { cosineDecay, warmupStepDecay } from './schedules.js';
 
 /** One stage of a run, as the stage runner executes it. */
 export interface StagePlan {

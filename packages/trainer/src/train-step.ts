@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { forwardWithFeatures } from '@longtail/backbones';
 import type { SeededRandom } from '@longtail/samplers';
-import { GRADIENT_BUCKET_ELEMENTS, type BatchShard, type Replicas } from './data-parallel';
-import type { StepLoss } from './losses';
-import type { TorchSgd } from './optimizer';
+import { GRADIENT_BUCKET_ELEMENTS, type BatchShard, type Replicas } from './data-parallel.js';
+import type { StepLoss } from './losses.js';
+import type { TorchSgd } from './optimizer.js';
 
 /** What {@link trainStep} needs: the network, one batch, mixup, the loss and its inputs, the optimiser and lr. */
 export interface StepInput {

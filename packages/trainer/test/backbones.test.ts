@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { classifierLayer, encodeSafetensors, exportStateDict } from '@longtail/backbones';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildModel, loadCheckpoint, loadTrainingData, resolveConfig, train } from '../src/index';
+import { buildModel, loadCheckpoint, loadTrainingData, resolveConfig, train } from '../src/index.js';
 
 const sink = { write: () => true, isTTY: false };
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, decodeCheckpoint, loadCheckpoint, removeStaleTemporaryFiles, saveCheckpoint } from '../src/checkpoint';
+import { CheckpointError, decodeCheckpoint, loadCheckpoint, removeStaleTemporaryFiles, saveCheckpoint } from '../src/checkpoint.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const writerScript = path.join(here, 'fixtures', 'checkpoint-writer.mjs');

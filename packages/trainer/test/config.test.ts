@@ -7,7 +7,7 @@ import {
   parseOverrideValue,
   resolveConfig,
   type RunConfig,
-} from '../src/index';
+} from '../src/index.js';
 
 function issuesOf(input: unknown): string[] {
   try {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadCheckpoint, readMetrics, type Checkpoint } from '../src/index';
+import { loadCheckpoint, readMetrics, type Checkpoint } from '../src/index.js';
 
 const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(packageRoot, 'dist', 'cli.js');
@@ -255,7 +255,7 @@ describe.skipIf(skip)('data-parallel training: 2 ranks under mpirun (loopback)',
 
 describe('without a launcher', () => {
   it('a single process is its own world: MPI is never loaded, nothing is sharded', async () => {
-    const { launcherWorldSize, SINGLE_PROCESS, joinReplicas } = await import('../src/data-parallel');
+    const { launcherWorldSize, SINGLE_PROCESS, joinReplicas } = await import('../src/data-parallel.js');
     expect(launcherWorldSize({})).toBe(1);
     expect(launcherWorldSize({ OMPI_COMM_WORLD_SIZE: '4', OMPI_COMM_WORLD_RANK: '1' })).toBe(4);
     expect(launcherWorldSize({ PMI_SIZE: '3', PMI_RANK: '0' })).toBe(3);

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint, loadTrainingData, readMetrics, resolveConfig, train, type EvaluationResult } from '../src/index';
-import { chromiumAvailable, renderReport } from './report-helpers';
+import { loadCheckpoint, loadTrainingData, readMetrics, resolveConfig, train, type EvaluationResult } from '../src/index.js';
+import { chromiumAvailable, renderReport } from './report-helpers.js';
 
 const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
 const sink = { write: () => true, isTTY: false };

@@ -11,7 +11,7 @@ import {
   perClassAccuracy,
   topKAccuracy,
   writeResults,
-} from '../src/index';
+} from '../src/index.js';
 
 // 4 samples, 6 classes; hand-computed ranks of the true class: 0, 2, 5, 1.
 const logits = new Float32Array([

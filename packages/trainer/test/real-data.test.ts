@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTrainingData, readMetrics, resolveConfig, train, type EpochRecord, type EvaluationResult } from '../src/index';
+import { loadTrainingData, readMetrics, resolveConfig, train, type EpochRecord, type EvaluationResult } from '../src/index.js';
 
 const sink = { write: () => true, isTTY: false };
 const idxDirectory = process.env.LONGTAIL_DATA ?? '/usr/share/datasets/fashion-mnist';

@@ -23,7 +23,7 @@ import {
 import { lossNames, registerLoss, type LossContext } from '@longtail/gcl-loss';
 import { samplerNames, SeededRandom, weightRuleNames } from '@longtail/samplers';
 import { describe, expect, it } from 'vitest';
-import { describeConfigKeys, readMetrics, resolveConfig, runCli, type StepRecord } from '../src/index';
+import { describeConfigKeys, readMetrics, resolveConfig, runCli, type StepRecord } from '../src/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

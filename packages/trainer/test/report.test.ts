@@ -2,8 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildReportHtml, evaluatePredictions, writeReport, type MetricRecord, type ReportData } from '../src/index';
-import { chromiumAvailable, CHROMIUM, renderReport } from './report-helpers';
+import { buildReportHtml, evaluatePredictions, writeReport, type MetricRecord, type ReportData } from '../src/index.js';
+import { chromiumAvailable, CHROMIUM, renderReport } from './report-helpers.js';
 
 function syntheticRun(): ReportData {
   const counts = [500, 300, 160, 90, 50, 30, 18, 10];

@@ -23,7 +23,7 @@ import {
   train,
   type EpochRecord,
   type RunConfig,
-} from '../src/index';
+} from '../src/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.join(here, '..', 'dist', 'cli.js');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compressedSchedule, cosineDecay, warmupStepDecay } from '../src/index';
+import { compressedSchedule, cosineDecay, warmupStepDecay } from '../src/index.js';
 
 describe('warmupStepDecay', () => {
   const options = { lr: 0.1, warmupEpochs: 5, milestones: [160, 180], gamma: 0.1 };

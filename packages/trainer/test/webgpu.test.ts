@@ -9,7 +9,7 @@ import { selectBackend, swiftShaderIcdPath, vulkanDriverInstalled } from '@longt
 import { SeededRandom } from '@longtail/samplers';
 import { CloudNoiseStream } from '@longtail/gcl-loss';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TorchSgd, loadCheckpoint, makeLoss, readMetrics, readStep, resolveConfig, train, trainStep, type PendingStep } from '../src/index';
+import { TorchSgd, loadCheckpoint, makeLoss, readMetrics, readStep, resolveConfig, train, trainStep, type PendingStep } from '../src/index.js';
 
 // WebGPU on SwiftShader (Vulkan on the CPU) where there is no GPU: CI installs chromium (its SwiftShader driver) and
 // libvulkan1, so these run there; elsewhere without a driver they skip, saying why.

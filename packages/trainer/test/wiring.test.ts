@@ -28,7 +28,7 @@ import {
   type StepRecord,
   type TensorRecord,
   type TrainingData,
-} from '../src/index';
+} from '../src/index.js';
 
 // What the pipeline hands its collaborators: the batches each stage/epoch sees and the options each GCL call gets.
 const seen = vi.hoisted(() => ({

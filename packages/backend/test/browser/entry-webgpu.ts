@@ -3,7 +3,7 @@
 // @longtail/backbones and @longtail/gcl-loss, reading every value with `await data()`.
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '@longtail/backend';
-import { trainingLosses, type TrainingRun } from './training-run';
+import { trainingLosses, type TrainingRun } from './training-run.js';
 
 export interface WebGpuBrowserResult {
   backend: string;

@@ -2,7 +2,7 @@
 // build and trains with @longtail/backbones and @longtail/gcl-loss.
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '@longtail/backend';
-import { trainingLosses, type TrainingRun } from './training-run';
+import { trainingLosses, type TrainingRun } from './training-run.js';
 
 export interface BrowserResult {
   backend: string;
