@@ -102,6 +102,21 @@ export function registerLoss(spec: LossSpec, options: { override?: boolean } = {
   for (const [key, option] of Object.entries(spec.options ?? {})) {
     if (key === 'name' || key === 'weighting') throw new TypeError(`registerLoss: "${spec.name}" may not name an option "${key}" (a config key of its own)`);
     if (option.type !== 'number' && option.type !== 'boolean') throw new TypeError(`registerLoss: option ${key} of "${spec.name}" must be a number or boolean option`);
+    if (option.type === 'number') {
+      for (const value of [option.default, ...Object.values(option.stageDefaults ?? {})]) {
+        const outside =
+          typeof value !== 'number' ||
+          !Number.isFinite(value) ||
+          (option.minimum !== undefined && value < option.minimum) ||
+          (option.exclusiveMinimum !== undefined && value <= option.exclusiveMinimum) ||
+          (option.maximum !== undefined && value > option.maximum) ||
+          (option.exclusiveMaximum !== undefined && value >= option.exclusiveMaximum) ||
+          (option.integer === true && !Number.isInteger(value));
+        if (outside) throw new RangeError(`registerLoss: the default ${value} of option ${key} of "${spec.name}" is outside the option's own bounds`);
+      }
+    } else if (typeof option.default !== 'boolean') {
+      throw new TypeError(`registerLoss: the default of boolean option ${key} of "${spec.name}" must be true or false`);
+    }
   }
   if (registry.has(spec.name) && !options.override) throw new Error(`registerLoss: a loss named "${spec.name}" is already registered (pass { override: true } to replace it)`);
   registry.set(spec.name, spec);
@@ -131,7 +146,7 @@ export function listLosses(): LossSpec[] {
  */
 export function lossOptionsFor(spec: LossSpec, stage: Stage): Record<string, LossOptionSchema> {
   const out: Record<string, LossOptionSchema> = {};
-  for (const [key, option] of Object.entries(spec.options)) {
+  for (const [key, option] of Object.entries(spec.options ?? {})) {
     if (option.stages && !option.stages.includes(stage)) continue;
     const fallback = option.stageDefaults?.[stage];
     out[key] = { ...option, default: fallback ?? option.default } as LossOptionSchema;

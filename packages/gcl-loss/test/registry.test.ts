@@ -77,5 +77,9 @@ describe('loss registry', () => {
     expect(() => registerLoss({ ...spec })).toThrow(/a loss named "test-mean-logit" is already registered/);
     expect(() => registerLoss({ ...spec, name: 'Bad' })).toThrow(/spec\.name must be a lower-case name/);
     expect(() => registerLoss({ ...spec, name: 'test-weighting-option', options: { weighting: { type: 'number', default: 1, description: '' } } })).toThrow(/may not name an option "weighting"/);
+    // A default outside its own bounds would make every config that omits the option invalid: refused at once.
+    expect(() => registerLoss({ ...spec, name: 'test-bad-default', options: { s: { type: 'number', default: 0, exclusiveMinimum: 0, description: '' } } })).toThrow(/default 0 of option s of "test-bad-default" is outside/);
+    expect(() => registerLoss({ ...spec, name: 'test-bad-stage-default', options: { s: { type: 'number', default: 1, maximum: 2, stageDefaults: { 2: 3 }, description: '' } } })).toThrow(/default 3 of option s/);
+    expect(lossNames()).not.toContain('test-bad-default');
   });
 });

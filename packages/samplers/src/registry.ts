@@ -89,6 +89,9 @@ export function registerWeightRule(spec: WeightRuleSpec, options: { sampler?: bo
   if (weightRules.has(spec.name) && !options.override) {
     throw new Error(`registerWeightRule: a weight rule named "${spec.name}" is already registered (pass { override: true } to replace it)`);
   }
+  if (options.sampler !== false && samplerRules.has(spec.name) && !options.override && !weightRules.has(spec.name)) {
+    throw new Error(`registerWeightRule: a sampler named "${spec.name}" is already registered (pass { override: true } to replace it, or { sampler: false })`);
+  }
   weightRules.set(spec.name, spec);
   if (options.sampler !== false) registerSampler(weightedSampler(spec), { override: true });
   return spec;

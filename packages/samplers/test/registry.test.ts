@@ -71,6 +71,9 @@ describe('sampler and weight-rule registry', () => {
     expect(Array.from(createSampler('test-reverse', [0, 1, 1], { seed: 0 }).sample())).toEqual([2, 1, 0]);
     expect(() => registerSampler({ name: 'none', description: '', create: () => new ShuffleSampler({ length: 1, seed: 0 }) })).toThrow(/a sampler named "none" is already registered/);
     expect(() => registerWeightRule({ name: 'balanced', description: '', weights: (n) => n })).toThrow(/a weight rule named "balanced" is already registered/);
+    // Not a weight rule but a sampler of that name: its weighted sampler would replace class-aware silently.
+    expect(() => registerWeightRule({ name: 'class-aware', description: '', weights: (n) => n })).toThrow(/a sampler named "class-aware" is already registered/);
+    expect(weightRuleNames()).not.toContain('class-aware');
     expect(() => registerWeightRule({ name: 'none', description: '', weights: (n) => n })).toThrow(/spec\.name must be a lower-case name/);
     expect(() => registerSampler({ name: 'Bad Name', description: '', create: () => new ShuffleSampler({ length: 1, seed: 0 }) })).toThrow(/spec\.name must be a lower-case name/);
   });

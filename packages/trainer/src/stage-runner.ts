@@ -166,7 +166,9 @@ async function trainEpochs(plan: StagePlan, context: StageContext): Promise<Stag
         if (replicas.parallel) {
           // This rank's slice of the global batch; the others train on theirs, and the gradients are summed.
           const shard = replicas.shard(count);
-          if (config.syncBatchNorm && shard.start === shard.end && plan.training) {
+          // Tested on the batch size, which every rank sees, so that all ranks stop together (an empty rank alone would
+          // leave the others blocked in the batch norm's all-reduce).
+          if (config.syncBatchNorm && count < replicas.size && plan.training) {
             throw new Error(`stage ${stage} epoch ${epoch + 1} step ${step + 1}: syncBatchNorm needs at least one image per rank, the batch has ${count} for ${replicas.size} ranks (use a training set whose last batch is not smaller than the number of ranks)`);
           }
           shareOfBatch = shard.weight;
