@@ -1,6 +1,7 @@
 import { cifar100LTSpec, cifar10LTSpec } from './cifar-lt.js';
 import { fashionMnistLTSpec } from './fashion-mnist-lt.js';
 import { iNaturalist2018Spec, imageNetLTSpec, placesLTSpec } from './file-backed-benchmarks.js';
+import { imageFolderSpec } from './image-folder.js';
 import type { DatasetSpec } from './registry.js';
 import { syntheticSpec } from './synthetic.js';
 
@@ -13,6 +14,7 @@ export const BUILTIN_DATASETS: readonly DatasetSpec[] = [
   placesLTSpec,
   iNaturalist2018Spec,
   syntheticSpec,
+  imageFolderSpec,
 ];
 
 /** The data set of a config that names none: CIFAR-10-LT, the paper's first benchmark. */

@@ -269,7 +269,8 @@ export class FileImageDataset implements ImageSource, FileImageData {
 /**
  * Decodes an encoded image (JPEG, PNG, WebP, …) with sharp and writes it transformed into `target[offset …]`.
  * ImageNet transforms crop and resize in sharp (bilinear, no EXIF rotation, like PIL); the CIFAR transform gets the
- * full decoded image (which must not exceed its size).
+ * full decoded image (which must not exceed its size), or with `resize: true` the image resized (shorter side) and
+ * centre-cropped to its size.
  */
 export async function decodeTransformed(
   encoded: Buffer | Uint8Array,
@@ -286,7 +287,15 @@ export async function decodeTransformed(
   if (!width || !height) throw new Error('image has no dimensions');
   if (transform.kind === 'cifar') {
     const channels = transform.channels === 1 ? 1 : 3;
-    let pipeline = sharp(encoded, input).removeAlpha();
+    let pipeline = sharp(encoded, input);
+    if (transform.resize) {
+      // Shorter side to size, then the central size × size (torchvision Resize(size) + CenterCrop(size)).
+      const geometry = resizeCenterCropGeometry(height, width, transform.size, transform.size);
+      pipeline = pipeline
+        .resize(geometry.resizedWidth, geometry.resizedHeight, { fit: 'fill', kernel: 'linear' })
+        .extract({ left: geometry.left, top: geometry.top, width: transform.size, height: transform.size });
+    }
+    pipeline = pipeline.removeAlpha();
     pipeline = channels === 1 ? pipeline.toColourspace('b-w') : pipeline.toColourspace('srgb');
     const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
     applyCifarTransform(new Uint8Array(data.buffer, data.byteOffset, data.length), 0, info.height, info.width, info.channels, transform, random, target, offset);

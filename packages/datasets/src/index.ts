@@ -8,6 +8,7 @@ export {
 } from './class-names.js';
 export { imbalancedCounts, longTailedSubset, indicesByClass, type ImbalancedCountsOptions } from './imbalance.js';
 export { makeLongTailed, type LongTailedOptions } from './long-tailed.js';
+export { stratifiedSplit, heldOutCount, type StratifiedSplit } from './stratified-split.js';
 export { classCounts, manyMediumFew, type ShotGroups } from './statistics.js';
 export {
   InMemoryImageDataset,
@@ -83,6 +84,7 @@ export {
   AUGMENTATIONS,
   type Augmentation,
   type DatasetSpec,
+  type DatasetCheck,
   type DatasetLoadOptions,
   type LoadedDataset,
   type ImageDataset,
@@ -90,3 +92,26 @@ export {
 export { BUILTIN_DATASETS, DEFAULT_DATASET } from './builtin-datasets.js';
 export { configuredLongTail, inMemoryTransforms, fileBackedTransforms, requireSplitFiles } from './spec-helpers.js';
 export { syntheticDataset, type SyntheticDatasetOptions } from './synthetic.js';
+export {
+  loadImageFolder,
+  scanImageFolder,
+  imageFolderTransforms,
+  IMAGE_FOLDER_EXTENSIONS,
+  IMAGE_FOLDER_TEST_FRACTION,
+  type ImageFolder,
+  type ImageFolderOptions,
+  type ImageFolderLongTail,
+  type ImageFolderPart,
+  type ImageFolderScan,
+  type ScannedClass,
+  type ScannedPart,
+} from './image-folder.js';
+export {
+  checkImageFolder,
+  formatDataCheck,
+  type DataCheckOptions,
+  type DataCheckReport,
+  type DataCheckSplit,
+  type DataCheckImage,
+  type DataCheckDuplicate,
+} from './check-data.js';

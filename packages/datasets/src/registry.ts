@@ -25,18 +25,38 @@ export interface DatasetLoadOptions {
   /** Network input side, or null for the data set's own. */
   inputSize: number | null;
   augmentation: Augmentation;
+  /**
+   * Whether to cut the `imbalance` long tail out of a training set that is used as it is by default: the
+   * `image-folder` data set (a user's folder may already be long-tailed) takes its subset only when this is `true`.
+   * Absent or false: its training part is used whole. Sets built from a balanced one (CIFAR-LT, Fashion-MNIST-LT,
+   * synthetic) always apply `imbalance` and ignore it.
+   */
+  longTail?: boolean;
 }
 
 /** What a loader returns: the long-tailed training set, the balanced test set and their transforms. */
 export interface LoadedDataset {
   train: ImageDataset;
   test: ImageDataset;
+  /** The data set's own validation split, when it has one (a trainer holds one out of `train` otherwise). */
+  val?: ImageDataset;
   trainTransform: ImageTransform;
   evalTransform: ImageTransform;
   /** One line saying where the data came from. */
   description: string;
   /** Class names when the training set does not carry them. */
   classNames?: readonly string[];
+}
+
+/** What a data set's own {@link DatasetSpec.check} found. */
+export interface DatasetCheck {
+  /** Problems that stop training or make it meaningless (e.g. unreadable images). */
+  errors: string[];
+  warnings: string[];
+  /** The human-readable report. */
+  text: string;
+  /** The structured report (JSON-serialisable). */
+  report: unknown;
 }
 
 /** The description of a data set for the registry: its name, how it is stored, its defaults, and its loader. */
@@ -58,6 +78,11 @@ export interface DatasetSpec {
   readonly classNames?: readonly string[];
   /** Loads the training and test sets. */
   load(options: DatasetLoadOptions): Promise<LoadedDataset>;
+  /**
+   * The data set's own checks of its files before training (`longtail check-data`), where it has any: e.g. an image
+   * folder's duplicates across splits, unreadable and very small images. Resolves even when the data would not load.
+   */
+  check?(options: DatasetLoadOptions, thresholds: { manyAbove: number; fewBelow: number }): Promise<DatasetCheck>;
 }
 
 // Filled from the one list of built-ins when the module loads.

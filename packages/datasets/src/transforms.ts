@@ -32,6 +32,12 @@ export interface CifarTransform {
   readonly channels: number;
   readonly mean: readonly number[];
   readonly std: readonly number[];
+  /**
+   * Files only: first resize the decoded image (shorter side to `size`, bilinear) and centre-crop it to
+   * `size × size`, so that folders of mixed image sizes work (the `image-folder` data set). Absent (false): the
+   * image is centre-padded and must not exceed `size`. In-memory images must then already be `size × size`.
+   */
+  readonly resize?: boolean;
 }
 
 /** Colour jitter factors as torchvision `ColorJitter(brightness, contrast, saturation)` (hue is not supported). */
@@ -89,6 +95,14 @@ export interface CifarTransformOptions {
   mean?: readonly number[];
   /** Default {@link CIFAR_STD}. */
   std?: readonly number[];
+  /** Files only: resize (shorter side) + centre-crop every image to `size × size` first; default false. */
+  resize?: boolean;
+}
+
+function resizeFlag(options: { resize?: boolean }): { resize?: true } {
+  if (options.resize !== undefined && typeof options.resize !== 'boolean') throw new TypeError(`resize must be a boolean, got ${String(options.resize)}`);
+  // Only present when set, so that the transforms of in-memory sets keep their exact shape.
+  return options.resize ? { resize: true } : {};
 }
 
 /** CIFAR training augmentation: random crop 32 with 4-pixel zero padding, horizontal flip, CIFAR mean/std. */
@@ -101,6 +115,7 @@ export function cifarTrainTransform(options: CifarTransformOptions = {}): CifarT
     flip: true,
     channels,
     ...meanStd(options, channels, [CIFAR_MEAN, CIFAR_STD]),
+    ...resizeFlag(options),
   });
 }
 
@@ -114,6 +129,7 @@ export function cifarEvalTransform(options: Omit<CifarTransformOptions, 'padding
     flip: false,
     channels,
     ...meanStd(options, channels, [CIFAR_MEAN, CIFAR_STD]),
+    ...resizeFlag(options),
   });
 }
 
@@ -202,6 +218,9 @@ export function applyCifarTransform(
   targetOffset: number,
 ): void {
   const { size, padding, channels: outChannels, mean, std } = transform;
+  if (transform.resize && (height !== size || width !== size)) {
+    throw new RangeError(`image is ${height}×${width}; a resizing CIFAR transform (resize: true) resizes only file-backed images, in memory they must already be ${size}×${size}`);
+  }
   if (height > size || width > size) throw new RangeError(`image is ${height}×${width}, larger than the transform size ${size}; use a larger size or an ImageNet transform`);
   if (channels !== outChannels && channels !== 1) throw new RangeError(`image has ${channels} channels, transform wants ${outChannels} (only 1-channel input is repeated)`);
   if (targetOffset + size * size * outChannels > target.length) throw new RangeError('target is too small for the transformed image');
