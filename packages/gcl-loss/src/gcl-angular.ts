@@ -164,6 +164,7 @@ export const gclAngularSpec: LossSpec = {
   cloudNoise: true,
   head: { preferred: 'cosine', required: true },
   classWeights: true,
+  logitScale: (options) => options.s as number,
   validate: (options) => ((options.m as number) > Math.PI / 2 ? [`m must be <= π/2 for gcl-angular, got ${options.m}`] : []),
   create: ({ clsNumList, stage, options }) => {
     const focal = stage === 2;

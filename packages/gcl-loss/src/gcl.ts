@@ -136,6 +136,7 @@ export const gclSpec: LossSpec = {
   cloudNoise: true,
   head: { preferred: 'cosine', required: true },
   classWeights: true,
+  logitScale: (options) => options.s as number,
   create: ({ clsNumList, stage, options }) => {
     const focal = stage === 2;
     return (logits, labels, { noise, weight }) =>

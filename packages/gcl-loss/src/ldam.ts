@@ -69,6 +69,7 @@ export const ldamSpec: LossSpec = {
   cloudNoise: false,
   head: { preferred: 'cosine', required: false },
   classWeights: true,
+  logitScale: (options) => options.s as number,
   create: ({ clsNumList, options }) => (logits, labels, { weight }) =>
     ldamLoss(logits, labels, { clsNumList, maxM: options.maxM as number, s: options.s as number, weight }),
 };

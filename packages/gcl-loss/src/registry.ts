@@ -82,6 +82,12 @@ export interface LossSpec {
    * (`"m must be <= π/2 for gcl-angular, got 2"`). Optional.
    */
   validate?(options: LossOptionValues, stage: Stage): string[];
+  /**
+   * The factor the loss multiplies the network's outputs by before its softmax (a cosine loss's scale `s`), for the
+   * option values of a stage: `softmax(logitScale · outputs)` are the probabilities the network was trained to give,
+   * which calibration and an exported model use. Absent: 1 (the loss takes the outputs as logits).
+   */
+  logitScale?(options: LossOptionValues): number;
   /** The loss function of a stage. */
   create(context: LossContext): LossFunction;
 }

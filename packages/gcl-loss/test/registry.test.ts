@@ -62,6 +62,14 @@ describe('loss registry', () => {
     expect(la.dataSync()[0]).toBeCloseTo(logitAdjustedLoss(cosine, labels, { clsNumList: counts, tau: 0.5 }).dataSync()[0], 6);
   });
 
+  it('logitScale is the s of the stage for the scaled losses, absent for those that take outputs as logits', () => {
+    expect(getLoss('gcl').logitScale?.(lossDefaultsFor(getLoss('gcl'), 1))).toBe(30);
+    expect(getLoss('gcl').logitScale?.(lossDefaultsFor(getLoss('gcl'), 2))).toBe(20);
+    expect(getLoss('gcl-angular').logitScale?.({ ...lossDefaultsFor(getLoss('gcl-angular'), 1), s: 12 })).toBe(12);
+    expect(getLoss('ldam').logitScale?.(lossDefaultsFor(getLoss('ldam'), 1))).toBe(30);
+    for (const name of ['ce', 'focal', 'logit-adjusted', 'balanced-softmax']) expect(getLoss(name).logitScale, name).toBeUndefined();
+  });
+
   it('a loss registered from outside is found by name; names are not taken twice', () => {
     const spec = registerLoss({
       name: 'test-mean-logit',
