@@ -113,7 +113,7 @@ async function main() {
       return code;
     }
   }
-  console.log(`\n${benchmark}: test accuracy (%) of the best epoch, ${((performance.now() - started) / 60000).toFixed(1)} min`);
+  console.log(`\n${benchmark}: test accuracy (%) of the epoch each run selects (evaluation.select: val, test or last), ${((performance.now() - started) / 60000).toFixed(1)} min`);
   console.log(resultsTable(commands.map((command) => ({ label: command.label, runDirectory: command.directory }))));
   console.log(`\npublished numbers: examples/${benchmark}/README.md; reports: ${commands.map((c) => path.join(c.directory, 'report.html')).join(', ')}`);
   return 0;

@@ -127,6 +127,14 @@ describe('reproduce and demo scripts (built trainer)', () => {
     expect(table).toMatch(/\nCE \(one stage\)\s+\d+\.\d\s+(\d+\.\d|n\/a)\s+(\d+\.\d|n\/a)\s+(\d+\.\d|n\/a)\s+\d+\.\d\n/);
     expect(table).toMatch(/\nGCL \(two stages\)\s+\d+\.\d/);
     expect(demo.stdout).toContain(path.join(out, 'gcl', 'report.html'));
+    // The comparison: the page, and the Markdown table printed with both runs' figures from their results.
+    expect(demo.stdout).toContain(path.join(out, 'compare.html'));
+    const html = readFileSync(path.join(out, 'compare.html'), 'utf8');
+    expect(html).toContain('GCL (two stages)');
+    const markdown = readFileSync(path.join(out, 'compare.md'), 'utf8');
+    expect(demo.stdout).toContain(markdown);
+    const gcl = JSON.parse(readFileSync(path.join(out, 'gcl', 'results.json'), 'utf8'));
+    expect(markdown).toMatch(new RegExp(`\\| GCL \\(two stages\\) \\| ${(100 * gcl.top1).toFixed(1)} \\|`));
     const results = JSON.parse(readFileSync(path.join(out, 'gcl', 'results.json'), 'utf8'));
     expect(results.stage).toBe(2);
     expect(results.numSamples).toBe(200);

@@ -28,7 +28,8 @@ export interface StageMeta {
   /** Epochs of this stage completed. */
   epochsDone: number;
   globalStep: number;
-  best: { top1: number; epoch: number; sha256: string } | null;
+  /** `score`: what `evaluation.select` compares (absent in checkpoints written before selection: test top-1). */
+  best: { top1: number; epoch: number; sha256: string; score?: number | null } | null;
   rng: number[];
   noiseDraws: number;
   sampler: unknown;

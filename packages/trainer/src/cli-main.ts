@@ -1,5 +1,5 @@
 /**
- * The `longtail` command line: `train`, `eval`, `report`, `info`. Exit codes: 0 success, 1 failure while
+ * The `longtail` command line: `train`, `eval`, `report`, `info`, `check-data`, `compare`, `export`. Exit codes: 0 success, 1 failure while
  * running, 2 bad usage or invalid config. Errors are one readable line on stderr (`longtail: error: …`).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -33,10 +33,13 @@ Commands:
   eval     evaluate a run's checkpoint on the test set (writes results/eval-<checkpoint>.json)
   report   rebuild a run's self-contained report.html
   info     data set statistics: class counts, many/medium/few split, GCL cloud sizes
+  check-data  check a data set (an image folder especially) and the settings against it before training
+  compare  methods side by side: one HTML page and a Markdown table from run directories
+  export   write a run's network for the browser (a tfjs LayersModel with class names and preprocessing)
 
 Run \`longtail <command> --help\` for the options of a command.
 Exit codes: 0 success, 1 failure while running, 2 bad usage or invalid config.`,
-  train: `Usage: longtail train [--config <file.json>] [--<key.path> <value> ...] [--resume | --overwrite] [--print-config]
+  train: `Usage: longtail train [--config <file.json>] [--<key.path> <value> ...] [--seeds <list>] [--resume | --overwrite] [--print-config]
 
 Trains as the config says and writes into the run's output directory (every file atomically): run.json (the run's
 fingerprint), config.json (the resolved config), metrics.jsonl, checkpoints (stage1-last.ckpt, stage1-best.ckpt, ...),
@@ -49,6 +52,9 @@ Options:
   --allow-changed <keys> with --resume: let these resume-safe keys differ (backend, evaluation.batchSize,
                          checkpoint.keepEveryEpoch; comma-separated)
   --overwrite            delete an old run's files in the output directory first, then train afresh
+  --seeds <list>         train once per seed (0,1,2 or 0-4), one after another, into <outputDir>/seed-<n>, then write
+                         seeds-summary.json and seeds-summary.md there: mean ± std of overall, many/medium/few, ECE and
+                         per class (--resume and --overwrite apply to every seed)
   --print-config         print the resolved config and exit
 ${COMMON_HELP}
 
@@ -85,26 +91,77 @@ Options:
 ${COMMON_HELP}`,
 };
 
+HELP['check-data'] = `Usage: longtail check-data [--config <file.json>] [--data.<key> <value> ...] [--json]
+
+Checks the data set of a config before training and prints what is wrong with it: training (and validation and test)
+images per class, the imbalance factor, the many/medium/few split, and the data set's own checks where it has them
+(an image folder in data.root: duplicates across splits by content hash, unreadable and very small images, empty
+classes); then warnings about settings known to fail on such data (e.g. GCL's scale s with very few classes, an empty
+few-shot group, classes left without validation images). Exit code 1 when it finds errors (unreadable images, a
+class without training images), 0 otherwise.
+
+Options:
+  --config <file>        JSON config; --data.*, --evaluation.* and other config flags override its keys
+  --json                 print the report as JSON
+${COMMON_HELP}`;
+HELP.compare = `Usage: longtail compare <run> <run> ... [--out <file.html>] [--markdown <file.md>] [--labels <a,b,...>]
+
+Puts finished runs (or seed sweeps: directories with seeds-summary.json) side by side: overall, many/medium/few,
+ECE and classwise ECE (mean ± std for sweeps), the differences to the first run, per-class accuracy against class
+size. Writes one self-contained HTML page and prints a Markdown table (for papers and READMEs).
+
+Options:
+  --out <file>           HTML page (default compare.html)
+  --markdown <file>      also write the Markdown table to this file
+  --labels <a,b,...>     one label per run (default: from each run's config)
+${COMMON_HELP}`;
+HELP.export = `Usage: longtail export <run> --format tfjs [--out <dir>] [--checkpoint best|last|<file>]
+
+Writes the run's final network (the best checkpoint of its last stage) as a TensorFlow.js LayersModel: model.json
+(topology, weights manifest, and metadata: class names, training images per class, preprocessing, results) and its
+weight files, loadable in a browser with tf.loadLayersModel once @longtail/backbones' layers are registered (see
+examples/browser).
+
+Options:
+  --format <format>      tfjs (the only one so far)
+  --out <dir>            output directory (default <run>/export-tfjs)
+  --checkpoint <which>   best (default), last, or a checkpoint file
+${COMMON_HELP}`;
+
 interface ParsedArguments {
   flags: Map<string, string | true>;
   overrides: Array<[string, string]>;
+  /** Arguments that are not options (run directories of `compare` and `export`). */
+  positional: string[];
 }
 
 const SWITCHES = new Set(['help', 'resume', 'print-config', 'json', 'overwrite']);
 const COMMAND_FLAGS: Record<string, Set<string>> = {
-  train: new Set(['config', 'backend', 'help', 'resume', 'print-config', 'overwrite', 'allow-changed']),
+  train: new Set(['config', 'backend', 'help', 'resume', 'print-config', 'overwrite', 'allow-changed', 'seeds']),
   eval: new Set(['run', 'checkpoint', 'backend', 'help']),
   report: new Set(['run', 'out', 'backend', 'help']),
   info: new Set(['config', 'backend', 'help', 'json']),
+  'check-data': new Set(['config', 'backend', 'help', 'json']),
+  compare: new Set(['out', 'markdown', 'labels', 'backend', 'help']),
+  export: new Set(['run', 'format', 'out', 'checkpoint', 'backend', 'help']),
 };
+/** Commands that take config overrides (`--key.path value`). */
+const CONFIG_COMMANDS = new Set(['train', 'info', 'check-data']);
+/** Commands that take positional arguments, and how many at most. */
+const POSITIONAL: Record<string, number> = { compare: Infinity, export: 1 };
 
 /** Splits `--flag value`, `--flag=value` and `--key.path value` (config overrides) arguments. */
 export function parseArguments(command: string, args: string[]): ParsedArguments {
   const flags = new Map<string, string | true>();
   const overrides: Array<[string, string]> = [];
+  const positional: string[] = [];
   const allowed = COMMAND_FLAGS[command];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
+    if (!arg.startsWith('--') && (POSITIONAL[command] ?? 0) > positional.length) {
+      positional.push(arg);
+      continue;
+    }
     if (!arg.startsWith('--') || arg === '--') throw new UsageError(`unexpected argument "${arg}" (options start with --)`);
     let name = arg.slice(2);
     let value: string | undefined;
@@ -116,7 +173,7 @@ export function parseArguments(command: string, args: string[]): ParsedArguments
     // Config keys: dotted paths, and top-level keys such as --outputDir, --seed or --name.
     const isOverride = name.includes('.') || (!allowed.has(name) && schemaAt(runConfigSchema(), name) !== undefined);
     if (!isOverride && !allowed.has(name)) throw new UsageError(`unknown option --${name} for "${command}" (see longtail ${command} --help)`);
-    if (isOverride && command !== 'train' && command !== 'info') throw new UsageError(`config overrides like --${name} are not accepted by "${command}"`);
+    if (isOverride && !CONFIG_COMMANDS.has(command)) throw new UsageError(`config overrides like --${name} are not accepted by "${command}"`);
     if (!isOverride && SWITCHES.has(name)) {
       if (value !== undefined) throw new UsageError(`--${name} takes no value`);
       flags.set(name, true);
@@ -129,7 +186,7 @@ export function parseArguments(command: string, args: string[]): ParsedArguments
     if (isOverride) overrides.push([name, value]);
     else flags.set(name, value);
   }
-  return { flags, overrides };
+  return { flags, overrides, positional };
 }
 
 function readConfigFile(file: string, cwd: string): unknown {
@@ -172,7 +229,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       io.stdout.write(`${readVersion()}\n`);
       return 0;
     }
-    if (!(command in COMMAND_FLAGS)) throw new UsageError(`unknown command "${command}" (commands: train, eval, report, info)`);
+    if (!(command in COMMAND_FLAGS)) throw new UsageError(`unknown command "${command}" (commands: ${Object.keys(COMMAND_FLAGS).join(', ')})`);
     const parsed = parseArguments(command, rest);
     if (parsed.flags.has('help')) {
       io.stdout.write(command === 'train' ? `${HELP.train}${describeConfigKeys().map((l) => `  ${l}`).join('\n')}\n` : `${HELP[command]}\n`);
@@ -194,12 +251,52 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         const allowChanged = parsed.flags.get('allow-changed');
         if (parsed.flags.has('resume') && parsed.flags.has('overwrite')) throw new UsageError('--resume and --overwrite exclude each other');
         if (allowChanged !== undefined && !parsed.flags.has('resume')) throw new UsageError('--allow-changed applies to --resume only');
-        await commands.trainCommand(config, {
+        const trainOptions = {
           resume: parsed.flags.has('resume'),
           overwrite: parsed.flags.has('overwrite'),
           allowChanged: typeof allowChanged === 'string' ? allowChanged.split(',').map((key) => key.trim()).filter(Boolean) : undefined,
           io,
+        };
+        const seeds = parsed.flags.get('seeds');
+        if (typeof seeds === 'string') {
+          const { parseSeeds } = await import('./seeds.js');
+          let list: number[];
+          try {
+            list = parseSeeds(seeds);
+          } catch (error) {
+            throw new UsageError((error as Error).message);
+          }
+          await commands.trainSeedsCommand(config, list, trainOptions);
+        } else {
+          await commands.trainCommand(config, trainOptions);
+        }
+        return 0;
+      }
+      case 'check-data': {
+        const config = configFromArguments(parsed, io.cwd);
+        const { checkDataCommand } = await import('./check-data-command.js');
+        return await checkDataCommand(config, { json: parsed.flags.has('json'), io });
+      }
+      case 'compare': {
+        if (parsed.positional.length === 0) throw new UsageError('compare needs at least one run directory (longtail compare runs/a runs/b)');
+        const labels = parsed.flags.get('labels');
+        const { compareCommand } = await import('./compare.js');
+        await compareCommand({
+          runs: parsed.positional,
+          out: parsed.flags.get('out') as string | undefined,
+          markdown: parsed.flags.get('markdown') as string | undefined,
+          labels: typeof labels === 'string' ? labels.split(',').map((label) => label.trim()) : undefined,
+          io,
         });
+        return 0;
+      }
+      case 'export': {
+        const run = parsed.positional[0] ?? parsed.flags.get('run');
+        if (typeof run !== 'string') throw new UsageError('export needs a run directory (longtail export runs/x --format tfjs)');
+        const format = parsed.flags.get('format') ?? 'tfjs';
+        if (format !== 'tfjs') throw new UsageError(`--format must be tfjs (the only export format so far), got "${format}"`);
+        const { exportCommand } = await import('./export-model.js');
+        await exportCommand({ run, format, out: parsed.flags.get('out') as string | undefined, checkpoint: (parsed.flags.get('checkpoint') as string | undefined) ?? 'best', io });
         return 0;
       }
       case 'eval':

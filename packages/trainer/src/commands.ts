@@ -4,7 +4,8 @@ import path from 'node:path';
 import { UsageError, type CliIo } from './cli-io.js';
 import { resolveConfig, type RunConfig } from './config.js';
 import { formatPercent, writeResults } from './evaluation.js';
-import { checkpointFile, CONFIG_FILE, evalResultsFile } from './run-layout.js';
+import { readRunConfig } from './run-config-file.js';
+import { checkpointFile, evalResultsFile } from './run-layout.js';
 
 /**
  * Production mode for the command line: skips tfjs' debug checks and its "install tfjs-node" banner (the commands
@@ -12,6 +13,27 @@ import { checkpointFile, CONFIG_FILE, evalResultsFile } from './run-layout.js';
  */
 export function useProductionMode(): void {
   tf.env().set('PROD', true);
+}
+
+/**
+ * `longtail train --seeds 0,1,2`: the config trained once per seed, one after another, each into `seed-<n>/` under the
+ * config's output directory (with the same `--resume` / `--overwrite`), then `seeds-summary.json` and
+ * `seeds-summary.md` there (mean ± std of overall, many/medium/few, ECE and per class), and the table printed.
+ */
+export async function trainSeedsCommand(
+  config: RunConfig,
+  seeds: number[],
+  options: { resume: boolean; overwrite?: boolean; allowChanged?: string[]; io: CliIo },
+): Promise<void> {
+  const { runDirectory } = await import('./run-layout.js');
+  const { seedConfig, writeSeedsSummary, seedsSummaryMarkdown, SEEDS_SUMMARY_FILE } = await import('./seeds.js');
+  const parent = runDirectory(config, options.io.cwd);
+  for (const [index, seed] of seeds.entries()) {
+    options.io.stdout.write(`\n=== seed ${seed} (${index + 1} of ${seeds.length}) → ${path.relative(options.io.cwd, path.join(parent, `seed-${seed}`)) || '.'}\n`);
+    await trainCommand(seedConfig(config, parent, seed), options);
+  }
+  const summary = await writeSeedsSummary(parent, seeds);
+  options.io.stdout.write(`\n${seedsSummaryMarkdown(summary)}wrote ${path.join(parent, SEEDS_SUMMARY_FILE)}\n`);
 }
 
 export async function trainCommand(config: RunConfig, options: { resume: boolean; overwrite?: boolean; allowChanged?: string[]; io: CliIo }): Promise<void> {
@@ -28,21 +50,6 @@ export async function trainCommand(config: RunConfig, options: { resume: boolean
       `top-1 ${formatPercent(summary.final.top1)}%  many ${formatPercent(summary.final.many)}  medium ${formatPercent(summary.final.medium)}  few ${formatPercent(summary.final.few)}\n`,
     );
   }
-}
-
-function readRunConfig(run: string, cwd: string): { directory: string; config: RunConfig } {
-  const directory = path.resolve(cwd, run);
-  const configFile = path.join(directory, CONFIG_FILE);
-  if (!existsSync(configFile)) throw new UsageError(`${run} is not a run directory (no ${CONFIG_FILE})`);
-  if (!statSync(configFile).isFile()) throw new UsageError(`${configFile} is not a regular file`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(configFile, 'utf8'));
-  } catch (error) {
-    throw new Error(`${configFile} is not valid JSON (${(error as Error).message}): the run directory is damaged`);
-  }
-  const config = resolveConfig(raw);
-  return { directory, config };
 }
 
 export async function evalCommand(options: { run: string; checkpoint: string; backend?: string; io: CliIo }): Promise<void> {
@@ -71,7 +78,7 @@ export async function evalCommand(options: { run: string; checkpoint: string; ba
     inputShape: data.inputShape,
   });
   model.restoreModelWeights(network, checkpoint.tensors.model ?? []);
-  const result = await evaluateModel(network, data, counts, config);
+  const result = await evaluateModel(network, data, counts, config, undefined, { stage });
   network.dispose();
   // Beside the training's own results.json, never over it: results/eval-<checkpoint>.json.
   const target = evalResultsFile(directory, file);
@@ -101,7 +108,8 @@ export async function infoCommand(config: RunConfig, options: { json: boolean; i
   const { cloudSizes } = await import('@longtail/gcl-loss');
   const { classCounts } = await import('@longtail/samplers');
   const { manyMediumFew } = await import('@longtail/datasets');
-  const data = await loadTrainingData(config);
+  // The data set as it is: without the validation hold-out a run may take (longtail check-data shows that split).
+  const data = await loadTrainingData({ ...config, evaluation: { ...config.evaluation, select: 'test', temperatureScaling: false } });
   const counts = classCounts(data.train.labels, data.numClasses);
   const groups = manyMediumFew(counts, { manyAbove: config.evaluation.manyThreshold, fewBelow: config.evaluation.fewThreshold });
   const clouds = cloudSizes(counts.map((n) => Math.max(n, 1)));

@@ -14,6 +14,8 @@ import {
   type ObjectSchema,
   type UnionSchema,
 } from './schema.js';
+import { DEFAULT_CALIBRATION_BINS } from './calibration.js';
+import { SELECTION_MODES } from './evaluation.js';
 
 /** Compute backends of `@longtail/backend` a run can ask for (`auto`: the fastest available). */
 export const BACKEND_NAMES = ['auto', 'tensorflow', 'webgpu', 'native', 'wasm', 'cpu'] as const;
@@ -111,10 +113,23 @@ export function runConfigSchema() {
             },
           },
           subsetSeed: { type: 'number', integer: true, minimum: 0, default: 0, description: 'seed of the long-tailed subset' },
+          longTail: {
+            type: 'boolean',
+            default: false,
+            description: 'for data sets used as they are by default (an image folder): cut the data.imbalance long tail out of their training part; the long-tailed benchmarks always cut it',
+          },
           trainLimit: nullableNumber('keep at most this many training images (quick runs)', { integer: true, exclusiveMinimum: 0 }),
           testLimit: nullableNumber('keep at most this many test images (quick runs)', { integer: true, exclusiveMinimum: 0 }),
           inputSize: nullableNumber('network input side (default: the data set)', { integer: true, exclusiveMinimum: 0 }),
           augmentation: { type: 'string', enum: AUGMENTATIONS, default: 'auto', description: 'training augmentation (auto: the data set\'s own)' },
+          valFraction: {
+            type: 'number',
+            minimum: 0,
+            exclusiveMaximum: 1,
+            default: 0.1,
+            description:
+              'share of each class held out of the training set as the validation split (seeded by data.subsetSeed), when one is needed (evaluation.select val, or temperature scaling) and the data set has none',
+          },
         },
       },
       model: {
@@ -192,6 +207,19 @@ export function runConfigSchema() {
           everyEpochs: { type: 'number', integer: true, exclusiveMinimum: 0, default: 1, description: 'evaluate every N epochs (and at the end)' },
           manyThreshold: { type: 'number', integer: true, minimum: 0, default: 100, description: 'many-shot: more than this many training images' },
           fewThreshold: { type: 'number', integer: true, minimum: 0, default: 20, description: 'few-shot: fewer than this many training images' },
+          select: {
+            type: 'string',
+            enum: SELECTION_MODES,
+            default: 'val',
+            description:
+              'which epoch a stage reports and stage 2 starts from: val (best mean per-class accuracy on the validation split), test (best test top-1: the official code\'s and the paper\'s protocol), or last',
+          },
+          temperatureScaling: {
+            type: 'boolean',
+            default: false,
+            description: 'fit a softmax temperature on the validation split after training and report test calibration before and after',
+          },
+          calibrationBins: { type: 'number', integer: true, minimum: 1, default: DEFAULT_CALIBRATION_BINS, description: 'confidence bins of the ECE and the reliability diagram' },
         },
       },
       checkpoint: {

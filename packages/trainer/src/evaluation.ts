@@ -1,5 +1,6 @@
 import { manyMediumFew, type ShotGroups } from '@longtail/datasets';
 import { writeFileAtomic } from './atomic.js';
+import { calibration, type CalibrationResult, type TemperatureScaling } from './calibration.js';
 
 export type { ShotGroups };
 
@@ -126,6 +127,57 @@ export interface EvaluationResult {
   trainCounts: number[];
   confusion: number[][];
   classNames?: string[];
+  /** Calibration of the softmax probabilities (ECE, classwise, per shot group, reliability bins); absent in old results. */
+  calibration?: CalibrationResult;
+  /** How the reported epoch was chosen (results of a stage or run; absent in results written before selection existed). */
+  selection?: SelectionRecord;
+  /** Validation figures of the reported epoch, when a validation split was scored. */
+  validation?: ValidationSummary;
+  /** Temperature scaling fitted on the validation split, when `evaluation.temperatureScaling` is on. */
+  temperatureScaling?: TemperatureScaling;
+}
+
+/**
+ * Which epoch a stage reports: `val` the best validation score (mean per-class accuracy on the validation split),
+ * `test` the best test top-1 (the official GCL code's and the paper's protocol), `last` the last evaluated epoch.
+ */
+export const SELECTION_MODES = ['val', 'test', 'last'] as const;
+export type SelectionMode = (typeof SELECTION_MODES)[number];
+
+/** How a reported epoch was selected. */
+export interface SelectionRecord {
+  mode: SelectionMode;
+  /** 1-based epoch of the stage that was selected. */
+  epoch: number;
+  /** The score it was selected by (`val`: validation mean per-class accuracy; `test`: test top-1; `last`: none). */
+  score: number | null;
+  /** Where the validation split came from (`val` only): the data set's own, or a seeded stratified hold-out. */
+  validationSource?: 'dataset' | 'hold-out';
+}
+
+/** The validation figures of one evaluation (fractions; `balancedAccuracy` is the mean per-class accuracy). */
+export interface ValidationSummary {
+  numSamples: number;
+  top1: number;
+  balancedAccuracy: number | null;
+  many: number | null;
+  medium: number | null;
+  few: number | null;
+  ece: number | null;
+}
+
+/** The validation summary of a validation-split evaluation. */
+export function validationSummary(result: EvaluationResult): ValidationSummary {
+  const tested = result.perClassAccuracy.filter((value): value is number => value !== null);
+  return {
+    numSamples: result.numSamples,
+    top1: result.top1,
+    balancedAccuracy: tested.length ? tested.reduce((sum, value) => sum + value, 0) / tested.length : null,
+    many: result.many,
+    medium: result.medium,
+    few: result.few,
+    ece: result.calibration?.ece ?? null,
+  };
 }
 
 /**
@@ -135,7 +187,7 @@ export interface EvaluationResult {
 export function evaluatePredictions(
   predictions: Predictions,
   trainCounts: readonly number[],
-  options: { manyThreshold?: number; fewThreshold?: number; classNames?: string[] } = {},
+  options: { manyThreshold?: number; fewThreshold?: number; classNames?: string[]; calibrationBins?: number } = {},
 ): EvaluationResult {
   const { numClasses, labels, logits } = predictions;
   if (trainCounts.length !== numClasses) {
@@ -165,6 +217,7 @@ export function evaluatePredictions(
     trainCounts: [...trainCounts],
     confusion,
   };
+  if (ranks.length > 0) result.calibration = calibration(logits, labels, numClasses, groups, { bins: options.calibrationBins });
   if (options.classNames) result.classNames = options.classNames;
   return result;
 }

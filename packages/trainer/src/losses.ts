@@ -31,3 +31,26 @@ export function makeLoss(loss: LossConfig, counts: number[], stage: Stage): { fn
 export function resolveHead(head: RunConfig['model']['head'], lossName: string): 'cosine' | 'dense' {
   return head === 'auto' ? getLoss(lossName).head.preferred : head;
 }
+
+/**
+ * The factor a stage's loss multiplies the network's outputs by before its softmax (`LossSpec.logitScale`: a cosine
+ * loss's `s`, e.g. GCL's 30 in stage 1 and 20 in stage 2; 1 for losses that take the outputs as logits):
+ * `softmax(scale · outputs)` are the probabilities the network was trained to give. Calibration uses them; the
+ * argmax, and so every accuracy, does not depend on it.
+ */
+export function probabilityScale(config: RunConfig, stage: Stage): number {
+  const loss = stage === 1 ? config.stage1.loss : config.stage2.loss;
+  const spec = getLoss(loss.name);
+  if (!spec.logitScale) return 1;
+  const options: Record<string, number | boolean> = { ...lossDefaultsFor(spec, stage) };
+  for (const [key, fallback] of Object.entries(options)) {
+    const value = loss[key];
+    if (typeof value === typeof fallback) options[key] = value as number | boolean;
+  }
+  return spec.logitScale(options);
+}
+
+/** The stage whose network a run reports last: 2 when stage 2 runs, else 1. */
+export function finalStageOf(config: RunConfig): Stage {
+  return config.stage2.enabled && config.stage2.epochs > 0 ? 2 : 1;
+}

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { appendFileChecked, FileWriteError, writeFileAtomicSync } from './atomic.js';
+import type { ValidationSummary } from './evaluation.js';
 
 /** One optimisation step. */
 export interface StepRecord {
@@ -33,6 +34,10 @@ export interface EpochRecord {
   many?: number | null;
   medium?: number | null;
   few?: number | null;
+  /** Test ECE (15 bins by default). */
+  ece?: number | null;
+  /** Validation figures (`evaluation.select` `val`). */
+  val?: ValidationSummary;
   time: string;
 }
 

@@ -5,7 +5,8 @@
  * registries; nothing here knows one by name.
  */
 import path from 'node:path';
-import { getDataset } from '@longtail/datasets';
+import type { LayersModel } from '@tensorflow/tfjs';
+import { getDataset, manyMediumFew } from '@longtail/datasets';
 import { cloudSizes, type Stage } from '@longtail/gcl-loss';
 import { classCounts } from '@longtail/samplers';
 import { removeStaleTemporaryFilesSync, writeFileAtomicSync } from './atomic.js';
@@ -15,9 +16,10 @@ import { readStageResults, SHORT, verifyCheckpointSet, type ResumePoint, type St
 import { ConfigError, type RunConfig } from './config.js';
 import { loadTrainingData, requireRegularFile, type TrainingData } from './data.js';
 import { joinReplicas, launcherWorldSize, loadOnRoot, SINGLE_PROCESS, type Replicas } from './data-parallel.js';
-import { evaluateModel } from './evaluate-model.js';
-import { formatPercent, writeResults, type EvaluationResult } from './evaluation.js';
-import { resolveHead } from './losses.js';
+import { evaluateEpoch, scaleLogits, scoreSplit } from './evaluate-model.js';
+import { calibration, fitTemperature, type TemperatureScaling } from './calibration.js';
+import { formatPercent, writeResults, type EvaluationResult, type SelectionMode } from './evaluation.js';
+import { probabilityScale, resolveHead } from './losses.js';
 import { MetricsLog, readMetrics } from './metrics.js';
 import { buildModel, restoreModelWeights } from './model.js';
 import { ProgressReporter, type ProgressStream } from './progress.js';
@@ -38,6 +40,7 @@ import {
 } from './run-directory.js';
 import { CHECKPOINT_DIRECTORY, checkpointFile, CONFIG_FILE, METRICS_FILE, REPORT_FILE, RESULTS_DIRECTORY, RESULTS_FILE, runDirectory, stageResultsFile } from './run-layout.js';
 import { runStage } from './stage-runner.js';
+import { settingWarnings } from './setting-warnings.js';
 import { stagePlans } from './stage-plan.js';
 
 export interface TrainOptions {
@@ -69,7 +72,7 @@ export interface TrainSummary {
   rank: number;
 }
 
-/** Empty or degenerate data: an error naming the key when nothing could be measured, a warning otherwise. */
+/** Empty or degenerate data: an error naming the key when nothing could be measured; warnings about settings known to fail on it. */
 function checkData(config: RunConfig, data: TrainingData, counts: number[], log: (line: string) => void): void {
   const fileBacked = getDataset(config.data.dataset).fileBacked;
   const key = (split: 'train' | 'test') => (fileBacked ? `data.${split}Split` : 'data.dataset');
@@ -77,13 +80,8 @@ function checkData(config: RunConfig, data: TrainingData, counts: number[], log:
     throw new ConfigError([`${key('test')}: the test set of ${config.data.dataset} has no images (${data.description}): every metric would be n/a`]);
   }
   if (data.train.length === 0) throw new ConfigError([`${key('train')}: the training set of ${config.data.dataset} has no images (${data.description})`]);
-  const empty = counts.flatMap((n, c) => (n === 0 ? [data.classNames[c] ?? String(c)] : []));
-  if (empty.length > 0) {
-    log(
-      `warning: ${empty.length} of ${data.numClasses} classes have no training images (${empty.slice(0, 5).join(', ')}${empty.length > 5 ? ', …' : ''}): ` +
-        `see data.imbalance.maxPerClass / data.trainLimit; their test accuracy measures nothing learnt`,
-    );
-  }
+  const valCounts = data.val ? classCounts(data.val.labels, data.numClasses) : undefined;
+  for (const warning of settingWarnings(config, counts, valCounts)) log(`warning: ${warning}`);
 }
 
 /**
@@ -144,7 +142,11 @@ async function trainLocked(config: RunConfig, options: TrainOptions, outputDir: 
   const data = options.data ?? (await loadTrainingData(config));
   const counts = classCounts(data.train.labels, data.numClasses);
   checkData(config, data, counts, log);
-  log(`data: ${data.description}; ${data.train.length} training images (${Math.max(...counts)} … ${Math.min(...counts)} per class), ${data.test.length} test images`);
+  const validation = data.val
+    ? `, ${data.val.length} validation images (${data.valSource === 'hold-out' ? `a stratified hold-out of ${config.data.valFraction} of each class` : 'the data set\'s own'})`
+    : '';
+  log(`data: ${data.description}; ${data.train.length} training images (${Math.max(...counts)} … ${Math.min(...counts)} per class)${validation}, ${data.test.length} test images`);
+  log(`selection: ${SELECTION_LINE[config.evaluation.select]}`);
   const record = runRecord(config, dataFacts(data.train.labels, data.test.labels, data.numClasses));
   const file: StageFile = (stage, which) => checkpointFile(outputDir, stage, which);
 
@@ -212,7 +214,7 @@ async function trainLocked(config: RunConfig, options: TrainOptions, outputDir: 
           if (!summary[key]) {
             const best = await loadOnRoot<StageMeta>(replicas, file(plan.stage, 'best'));
             restoreModelWeights(model, best.tensors.model ?? []);
-            const rescored = await evaluateModel(model, data, counts, config, replicas);
+            const { result: rescored } = await evaluateEpoch(model, data, counts, config, replicas, plan.stage, doneBest.epoch);
             summary[key] = rescored;
             await replicas.rootWork(() => writeResults(resultsFile, rescored, { stage: plan.stage, epoch: doneBest.epoch + 1, best: true, checkpointSha256: doneBest.sha256 }));
           }
@@ -245,11 +247,20 @@ async function trainLocked(config: RunConfig, options: TrainOptions, outputDir: 
       }
     }
     summary.final = finalStage === null ? undefined : summary[`stage${finalStage}`];
+    if (summary.final && finalStage !== null && config.evaluation.temperatureScaling) {
+      summary.final = { ...summary.final, temperatureScaling: await temperatureScaling(model, data, counts, config, replicas, finalStage, file(finalStage, 'best')) };
+      const fitted = summary.final.temperatureScaling!;
+      log(
+        `temperature scaling: T = ${fitted.temperature.toFixed(3)} (fitted on ${fitted.fittedOn} validation images); test ECE ${formatPercent(fitted.before.ece)}% → ${formatPercent(fitted.after.ece)}%, ` +
+          `NLL ${fitted.before.nll.toFixed(4)} → ${fitted.after.nll.toFixed(4)}`,
+      );
+    }
     if (summary.final) {
       const final = summary.final;
       await replicas.rootWork(() => writeResults(path.join(outputDir, RESULTS_FILE), final, { stage: finalStage, dataset: config.data.dataset }));
+      const chosen = final.selection ? SELECTED_BY[final.selection.mode](final.selection.epoch) : 'best epoch';
       log(
-        `final (stage ${finalStage}, best epoch): top-1 ${formatPercent(summary.final.top1)}%  many ${formatPercent(summary.final.many)}  medium ${formatPercent(
+        `final (stage ${finalStage}, ${chosen}): top-1 ${formatPercent(summary.final.top1)}%  many ${formatPercent(summary.final.many)}  medium ${formatPercent(
           summary.final.medium,
         )}  few ${formatPercent(summary.final.few)}`,
       );
@@ -277,11 +288,54 @@ async function trainLocked(config: RunConfig, options: TrainOptions, outputDir: 
   return summary;
 }
 
+/** What `evaluation.select` does, in words (logged when a run starts). */
+const SELECTION_LINE: Record<SelectionMode, string> = {
+  val: 'each stage reports, and stage 2 starts from, the epoch of best mean per-class accuracy on the validation split (the test set is scored, never chosen on)',
+  test: 'each stage reports the epoch of best test top-1 (the official code\'s and the paper\'s protocol: optimistic, the test set chooses)',
+  last: 'each stage reports its last evaluated epoch',
+};
+
+/** How a run's reported epoch was chosen, in words (the log's final line). */
+const SELECTED_BY: Record<SelectionMode, (epoch: number) => string> = {
+  val: (epoch) => `epoch ${epoch}, selected on the validation split`,
+  test: (epoch) => `epoch ${epoch}, selected on the test set: the paper's protocol`,
+  last: (epoch) => `last epoch, ${epoch}`,
+};
+
+/**
+ * Temperature scaling of the final network (the best checkpoint of the final stage): T fitted on the validation
+ * split's logits (the outputs × the stage's probability scale) by minimum NLL, then the test calibration with T = 1 and with T.
+ */
+async function temperatureScaling(
+  model: LayersModel,
+  data: TrainingData,
+  counts: number[],
+  config: RunConfig,
+  replicas: Replicas,
+  stage: Stage,
+  bestFile: string,
+): Promise<TemperatureScaling> {
+  const best = await loadOnRoot<StageMeta>(replicas, bestFile);
+  restoreModelWeights(model, best.tensors.model ?? []);
+  // On the probabilities the network was trained to give (a cosine head's outputs × s): T = 1 is the reported result.
+  const scale = probabilityScale(config, stage);
+  const val = await scoreSplit(model, data, config, replicas, 'val');
+  const temperature = fitTemperature(scaleLogits(val.logits, scale), val.labels, data.numClasses);
+  const test = await scoreSplit(model, data, config, replicas, 'test');
+  scaleLogits(test.logits, scale);
+  const groups = manyMediumFew(counts, { manyAbove: config.evaluation.manyThreshold, fewBelow: config.evaluation.fewThreshold });
+  const bins = config.evaluation.calibrationBins;
+  const before = calibration(test.logits, test.labels, data.numClasses, groups, { bins });
+  const after = calibration(test.logits, test.labels, data.numClasses, groups, { bins, temperature });
+  return { temperature, fittedOn: val.labels.length, before: { ece: before.ece, classwiseEce: before.classwiseEce, nll: before.nll, eceByGroup: before.eceByGroup }, after };
+}
+
 /** Writes report.html from the files of a run directory. */
 export async function writeRunReport(outputDir: string, config: unknown, backend: string | undefined, knownCloudSizes?: number[], classNames?: string[]): Promise<string> {
   const evaluations = ([1, 2] as const)
-    .map((stage) => ({ label: `stage ${stage} (best)`, result: readJsonIfExists<EvaluationResult>(stageResultsFile(outputDir, stage)) }))
-    .filter((e): e is { label: string; result: EvaluationResult } => e.result !== undefined);
+    .map((stage) => ({ stage, result: readJsonIfExists<EvaluationResult>(stageResultsFile(outputDir, stage)) }))
+    .filter((e): e is { stage: 1 | 2; result: EvaluationResult } => e.result !== undefined)
+    .map(({ stage, result }) => ({ label: `stage ${stage} (${result.selection?.mode === 'last' ? 'last' : 'best'})`, result }));
   const last = evaluations[evaluations.length - 1]?.result;
   const clouds = knownCloudSizes ?? (last ? cloudSizes(last.trainCounts.map((n) => Math.max(n, 1))) : undefined);
   const target = path.join(outputDir, REPORT_FILE);

@@ -9,7 +9,7 @@ import { readStageResults, SHORT, type StageFile, type StageMeta } from './check
 import type { RunConfig } from './config.js';
 import type { TrainingData } from './data.js';
 import { loadOnRoot, SINGLE_PROCESS, type Replicas } from './data-parallel.js';
-import { evaluateModel } from './evaluate-model.js';
+import { evaluateEpoch, improvesOn } from './evaluate-model.js';
 import { formatPercent, writeResults, type EvaluationResult } from './evaluation.js';
 import { assertFinite } from './finite.js';
 import { makeLoss } from './losses.js';
@@ -199,7 +199,8 @@ async function trainEpochs(plan: StagePlan, context: StageContext): Promise<Stag
       assertFinite(state.optimizer, where, 'optimizer slot');
       const evaluate = (epoch + 1) % config.evaluation.everyEpochs === 0 || epoch + 1 === epochs;
       let result: EvaluationResult | undefined;
-      if (evaluate) result = await evaluateModel(model, data, counts, config, replicas);
+      let score: number | null = null;
+      if (evaluate) ({ result, score } = await evaluateEpoch(model, data, counts, config, replicas, stage, epoch));
       metrics.append({
         type: 'epoch',
         stage,
@@ -209,13 +210,16 @@ async function trainEpochs(plan: StagePlan, context: StageContext): Promise<Stag
         lr,
         seconds,
         imagesPerSecond: images / seconds,
-        ...(result ? { top1: result.top1, top5: result.top5, many: result.many, medium: result.medium, few: result.few } : {}),
+        ...(result
+          ? { top1: result.top1, top5: result.top5, many: result.many, medium: result.medium, few: result.few, ece: result.calibration?.ece ?? null }
+          : {}),
+        ...(result?.validation ? { val: result.validation } : {}),
         time: new Date().toISOString(),
       });
       const sha256 = checkpointPayloadSha256(state);
-      const isBest = result !== undefined && (best === null || result.top1 > best.top1);
+      const isBest = result !== undefined && improvesOn(best, score, config.evaluation.select);
       if (isBest && result) {
-        best = { top1: result.top1, epoch, sha256 };
+        best = { top1: result.top1, epoch, sha256, score };
         bestResult = result;
       }
       const meta: StageMeta = {
@@ -243,7 +247,9 @@ async function trainEpochs(plan: StagePlan, context: StageContext): Promise<Stag
       progress.endEpoch(
         `stage ${stage} epoch ${epoch + 1}/${epochs}: loss ${(lossSum / Math.max(images, 1)).toFixed(4)} train acc ${formatPercent(accuracySum / Math.max(images, 1))}% lr ${lr.toPrecision(3)} ` +
           `${(images / seconds).toFixed(1)} img/s` +
-          (result ? ` | test top-1 ${formatPercent(result.top1)}% many ${formatPercent(result.many)} medium ${formatPercent(result.medium)} few ${formatPercent(result.few)}` : ''),
+          (result?.validation ? ` | val ${formatPercent(result.validation.balancedAccuracy)}%` : '') +
+          (result ? ` | test top-1 ${formatPercent(result.top1)}% many ${formatPercent(result.many)} medium ${formatPercent(result.medium)} few ${formatPercent(result.few)}` : '') +
+          (isBest && config.evaluation.select !== 'last' ? ' (best)' : ''),
       );
       if (context.stopAfter && context.stopAfter.stage === stage && context.stopAfter.epoch === epoch + 1) {
         optimizer.dispose();
@@ -263,7 +269,7 @@ async function trainEpochs(plan: StagePlan, context: StageContext): Promise<Stag
     restoreModelWeights(model, checkpoint.tensors.model ?? []);
     if (!bestResult) {
       // The run stopped between the checkpoint and its results: score the best network again.
-      const rescored = await evaluateModel(model, data, counts, config, replicas);
+      const { result: rescored } = await evaluateEpoch(model, data, counts, config, replicas, stage, best.epoch);
       bestResult = rescored;
       const scored = best;
       await replicas.rootWork(() => writeResults(resultsFile, rescored, { stage, epoch: scored.epoch + 1, best: true, checkpointSha256: scored.sha256 }));

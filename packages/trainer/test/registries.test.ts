@@ -74,7 +74,7 @@ describe('a loss and a data set registered from outside the library packages', (
       model: { backbone: 'tiny', head: 'dense' },
       stage1: { epochs: 1, batchSize: 16, loss: { name: 'test-scaled-ce', scale: 3 }, mixup: { alpha: 0 }, schedule: { warmupEpochs: 0, milestones: [] } },
       stage2: { enabled: false },
-      evaluation: { batchSize: 64 },
+      evaluation: { batchSize: 64, select: 'test' }, // no hold-out: the loss sees the whole long tail
     };
     writeFileSync(configFile, JSON.stringify(config));
     expect(() => resolveConfig(config)).toThrow(/data\.dataset must be one of .*, got "test-blobs"/);

@@ -8,18 +8,26 @@ export const chromiumAvailable = existsSync(CHROMIUM);
 // CI installs chromium: there a missing browser fails the report tests instead of skipping them.
 if (!chromiumAvailable && process.env.CI === 'true') throw new Error(`${CHROMIUM} not found: CI must render the reports (apt-get install chromium)`);
 
-export interface RenderedReport {
+export interface RenderedPage {
   errors: string[];
   externalRequests: string[];
   chartNames: string[];
   svgCount: number;
-  confusionCells: number;
-  perClassBars: number;
+  /** Number of elements matching each selector of `counts`. */
+  counts: Record<string, number>;
   screenshot: string;
 }
 
-/** Opens an HTML file in headless Chromium, collects console errors and chart counts, saves a screenshot. */
-export async function renderReport(htmlFile: string, screenshotDirectory: string): Promise<RenderedReport> {
+export interface RenderedReport extends RenderedPage {
+  confusionCells: number;
+  perClassBars: number;
+}
+
+/**
+ * Opens an HTML file in headless Chromium, collects console errors, requests that leave the file, the charts and
+ * the number of elements matching each of `counts`' selectors, and saves a full-page screenshot `screenshotName`.
+ */
+export async function renderPage(htmlFile: string, screenshotDirectory: string, screenshotName = 'page.png', counts: Record<string, string> = {}): Promise<RenderedPage> {
   const { chromium } = await import('playwright-core');
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'longtail-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
@@ -51,12 +59,21 @@ export async function renderReport(htmlFile: string, screenshotDirectory: string
     await page.goto(pathToFileURL(htmlFile).href, { waitUntil: 'load' });
     const chartNames = await page.$$eval('svg[data-chart]', (nodes) => nodes.map((node) => node.getAttribute('data-chart') ?? ''));
     const svgCount = await page.$$eval('svg', (nodes) => nodes.length);
-    const confusionCells = await page.$$eval('svg[data-chart="confusion"] rect', (nodes) => nodes.length);
-    const perClassBars = await page.$$eval('svg[data-chart="per-class"] rect', (nodes) => nodes.length);
-    const screenshot = path.join(screenshotDirectory, 'report.png');
+    const counted: Record<string, number> = {};
+    for (const [name, selector] of Object.entries(counts)) counted[name] = await page.$$eval(selector, (nodes) => nodes.length);
+    const screenshot = path.join(screenshotDirectory, screenshotName);
     await page.screenshot({ path: screenshot, fullPage: true });
-    return { errors, externalRequests, chartNames, svgCount, confusionCells, perClassBars, screenshot };
+    return { errors, externalRequests, chartNames, svgCount, counts: counted, screenshot };
   } finally {
     await context.close();
   }
+}
+
+/** {@link renderPage} for a run report: also the confusion matrix's cells and the per-class chart's bars. */
+export async function renderReport(htmlFile: string, screenshotDirectory: string): Promise<RenderedReport> {
+  const page = await renderPage(htmlFile, screenshotDirectory, 'report.png', {
+    confusionCells: 'svg[data-chart="confusion"] rect',
+    perClassBars: 'svg[data-chart="per-class"] rect',
+  });
+  return { ...page, confusionCells: page.counts.confusionCells, perClassBars: page.counts.perClassBars };
 }

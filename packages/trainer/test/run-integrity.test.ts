@@ -38,7 +38,8 @@ const BASE = {
   model: { backbone: 'tiny' },
   stage1: { epochs: 2, batchSize: 48, optimizer: { lr: 0.05 }, schedule: { warmupEpochs: 0.5, milestones: [1] } },
   stage2: { epochs: 1, batchSize: 48 },
-  evaluation: { batchSize: 200 },
+  // Selection on test: the crash test below counts best-checkpoint writes from the test top-1 per epoch in metrics.
+  evaluation: { batchSize: 200, select: 'test' },
 };
 
 function rawConfig(overrides: unknown = {}): Record<string, unknown> {

@@ -62,7 +62,7 @@ function webgpuConfig(outputDir: string) {
     model: { backbone: 'tiny' },
     stage1: { epochs: 2, batchSize: 64, optimizer: { lr: 0.05 }, schedule: { warmupEpochs: 0.5, milestones: [1] } },
     stage2: { epochs: 2, batchSize: 64 },
-    evaluation: { batchSize: 200 },
+    evaluation: { batchSize: 200, select: 'test' }, // the whole training set: the accuracy bound below was set on it
   });
 }
 
