@@ -281,7 +281,7 @@ function showPredictions(metadata: Metadata, predictions: Prediction[]): void {
 
 async function classify(model: LayersModel, metadata: Metadata, file: Blob, name: string): Promise<void> {
   setStatus('running', `classifying ${name} …`);
-  const bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  const bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none', imageOrientation: 'none' });
   let outputs: Float32Array;
   let picture: ImageData;
   try {

@@ -291,6 +291,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return 0;
       }
       case 'export': {
+        if (parsed.positional.length > 0 && parsed.flags.has('run')) throw new UsageError('export takes the run directory once: as an argument or as --run, not both');
         const run = parsed.positional[0] ?? parsed.flags.get('run');
         if (typeof run !== 'string') throw new UsageError('export needs a run directory (longtail export runs/x --format tfjs)');
         const format = parsed.flags.get('format') ?? 'tfjs';

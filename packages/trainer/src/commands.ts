@@ -78,7 +78,9 @@ export async function evalCommand(options: { run: string; checkpoint: string; ba
     inputShape: data.inputShape,
   });
   model.restoreModelWeights(network, checkpoint.tensors.model ?? []);
-  const result = await evaluateModel(network, data, counts, config, undefined, { stage });
+  // The probability scale of the stage the checkpoint is of (a stage-1 checkpoint of a two-stage run: stage 1's s).
+  const checkpointStage = (checkpoint.meta as { stage?: unknown } | undefined)?.stage;
+  const result = await evaluateModel(network, data, counts, config, undefined, { stage: checkpointStage === 1 || checkpointStage === 2 ? checkpointStage : stage });
   network.dispose();
   // Beside the training's own results.json, never over it: results/eval-<checkpoint>.json.
   const target = evalResultsFile(directory, file);

@@ -131,8 +131,9 @@ export async function loadTrainingData(config: RunConfig): Promise<TrainingData>
   if (data.root !== null) requireDirectory(path.resolve(data.root), 'data.root');
   const loaded = await getDataset(data.dataset).load(datasetLoadOptions(data));
   const { train: trainPool, val, valSource } = validationSplit(config, loaded.train, loaded.val);
-  const train = limitTo(trainPool, data.trainLimit, config.seed + 11);
-  const test = limitTo(loaded.test, data.testLimit, config.seed + 12);
+  // Seeded by the data's seed, not the run's: the runs of a seed sweep train and test on the same images.
+  const train = limitTo(trainPool, data.trainLimit, data.subsetSeed + 11);
+  const test = limitTo(loaded.test, data.testLimit, data.subsetSeed + 12);
   const inputShape = transformOutputShape(loaded.evalTransform);
   const numClasses = train.numClasses;
   const names = loaded.classNames ?? train.classNames;

@@ -132,6 +132,8 @@ export async function evaluateEpoch(
 /** Whether an epoch scored `score` replaces the stage's `best` so far under `evaluation.select` (`last`: always). */
 export function improvesOn(best: { top1: number; score?: number | null } | null, score: number | null, mode: RunConfig['evaluation']['select']): boolean {
   if (mode === 'last' || best === null) return true;
-  const previous = best.score ?? best.top1;
+  // A best without a score predates selection: it was chosen on test top-1, comparable only under `test`.
+  const previous = best.score ?? (mode === 'test' ? best.top1 : null);
+  if (previous === null) return true;
   return score !== null && score > previous;
 }

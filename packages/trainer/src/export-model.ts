@@ -157,6 +157,23 @@ export function browserPreprocessing(transform: ImageTransform, sourceShape: [nu
       if (transform.padding > 0 || transform.flip) {
         throw new Error(`cannot export the preprocessing: the cifar transform has random steps (crop padding ${transform.padding}, flip ${transform.flip}); an evaluation transform has none`);
       }
+      if (transform.resize) {
+        // Files of any size (an image folder): shorter side to the size, then the central square, as decodeTransformed.
+        return {
+          transform: 'cifar',
+          inputShape: [transform.size, transform.size, transform.channels],
+          ...common,
+          sourceShape,
+          color: transform.channels === 1 ? 'grayscale' : 'rgb',
+          grayscale: transform.channels === 1 ? { luma: [...LUMA], rounding: 'round', expand: 'repeat', channels: 1 } : null,
+          resize: { mode: 'shorter-side', size: transform.size },
+          pad: null,
+          crop: { mode: 'center', height: transform.size, width: transform.size },
+          mean: [...transform.mean],
+          std: [...transform.std],
+          normalize,
+        };
+      }
       if (sourceShape === null) throw new Error('cannot export the preprocessing: a cifar transform needs in-memory images of a known size');
       const [height, width, channels] = sourceShape;
       const { size } = transform;

@@ -14,7 +14,7 @@ import { selectComputeBackend } from './backend-selection.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { readStageResults, SHORT, verifyCheckpointSet, type ResumePoint, type StageFile, type StageMeta } from './checkpoint-set.js';
 import { ConfigError, type RunConfig } from './config.js';
-import { loadTrainingData, requireRegularFile, type TrainingData } from './data.js';
+import { loadTrainingData, needsValidation, requireRegularFile, type TrainingData } from './data.js';
 import { joinReplicas, launcherWorldSize, loadOnRoot, SINGLE_PROCESS, type Replicas } from './data-parallel.js';
 import { evaluateEpoch, scaleLogits, scoreSplit } from './evaluate-model.js';
 import { calibration, fitTemperature, type TemperatureScaling } from './calibration.js';
@@ -140,6 +140,11 @@ async function trainLocked(config: RunConfig, options: TrainOptions, outputDir: 
     );
   }
   const data = options.data ?? (await loadTrainingData(config));
+  if (needsValidation(config) && !data.val) {
+    throw new ConfigError([
+      `evaluation.select: the run needs a validation split (${config.evaluation.select === 'val' ? 'evaluation.select is "val"' : 'evaluation.temperatureScaling is on'}) and the data given to train() have none (TrainingData.val)`,
+    ]);
+  }
   const counts = classCounts(data.train.labels, data.numClasses);
   checkData(config, data, counts, log);
   const validation = data.val
@@ -250,6 +255,9 @@ async function trainLocked(config: RunConfig, options: TrainOptions, outputDir: 
     if (summary.final && finalStage !== null && config.evaluation.temperatureScaling) {
       summary.final = { ...summary.final, temperatureScaling: await temperatureScaling(model, data, counts, config, replicas, finalStage, file(finalStage, 'best')) };
       const fitted = summary.final.temperatureScaling!;
+      if (fitted.temperature < 0.0101 || fitted.temperature > 99) {
+        log(`warning: the fitted temperature ${fitted.temperature.toPrecision(3)} is at the end of the search range [0.01, 100]: the validation split is too small or too easy to calibrate on`);
+      }
       log(
         `temperature scaling: T = ${fitted.temperature.toFixed(3)} (fitted on ${fitted.fittedOn} validation images); test ECE ${formatPercent(fitted.before.ece)}% → ${formatPercent(fitted.after.ece)}%, ` +
           `NLL ${fitted.before.nll.toFixed(4)} → ${fitted.after.nll.toFixed(4)}`,
@@ -335,7 +343,11 @@ export async function writeRunReport(outputDir: string, config: unknown, backend
   const evaluations = ([1, 2] as const)
     .map((stage) => ({ stage, result: readJsonIfExists<EvaluationResult>(stageResultsFile(outputDir, stage)) }))
     .filter((e): e is { stage: 1 | 2; result: EvaluationResult } => e.result !== undefined)
-    .map(({ stage, result }) => ({ label: `stage ${stage} (${result.selection?.mode === 'last' ? 'last' : 'best'})`, result }));
+    .map(({ stage, result }) => ({ stage, label: `stage ${stage} (${result.selection?.mode === 'last' ? 'last' : 'best'})`, result }));
+  // Temperature scaling is fitted after training and recorded in results.json only: shown with the final stage.
+  const final = readJsonIfExists<EvaluationResult & { stage?: number }>(path.join(outputDir, RESULTS_FILE));
+  const finalEntry = evaluations.find((entry) => entry.stage === final?.stage);
+  if (final?.temperatureScaling && finalEntry) finalEntry.result = { ...finalEntry.result, temperatureScaling: final.temperatureScaling };
   const last = evaluations[evaluations.length - 1]?.result;
   const clouds = knownCloudSizes ?? (last ? cloudSizes(last.trainCounts.map((n) => Math.max(n, 1))) : undefined);
   const target = path.join(outputDir, REPORT_FILE);
@@ -345,7 +357,7 @@ export async function writeRunReport(outputDir: string, config: unknown, backend
     generatedAt: new Date().toISOString(),
     config,
     metrics: readMetrics(path.join(outputDir, METRICS_FILE)),
-    evaluations,
+    evaluations: evaluations.map(({ label, result }) => ({ label, result })),
     cloudSizes: clouds,
     classNames: classNames ?? last?.classNames,
     backend,

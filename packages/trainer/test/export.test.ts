@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { fileSystemHandler, loadModel } from '@longtail/backbones';
 import {
+  imageFolderTransforms,
   applyCifarTransform,
   batches,
   cifarTrainTransform,
@@ -253,6 +254,13 @@ describe('browserPreprocessing', () => {
     expect(p).toMatchObject({ transform: 'imagenet-eval', inputShape: [224, 224, 3], color: 'rgb', resize: { mode: 'shorter-side', size: 256 }, crop: { mode: 'center', height: 224, width: 224 }, pad: null });
     expect(p.mean).toEqual([0.485, 0.456, 0.406]);
     expect(resizeCenterCropGeometry(300, 400, 256, 224)).toEqual({ resizedHeight: 256, resizedWidth: 341, top: 16, left: 58 });
+  });
+
+  it("describes an image folder's evaluation transform (files of any size) as shorter side + centre crop", async () => {
+    const { evalTransform } = imageFolderTransforms({ augmentation: 'auto', inputSize: 32 });
+    const p = browserPreprocessing(evalTransform, null);
+    expect(p).toMatchObject({ transform: 'cifar', inputShape: [32, 32, 3], color: 'rgb', resize: { mode: 'shorter-side', size: 32 }, crop: { mode: 'center', height: 32, width: 32 }, pad: null });
+    expect(p.mean).toEqual([...(evalTransform as unknown as { mean: number[] }).mean]);
   });
 
   it('refuses transforms it cannot describe', () => {
