@@ -9,7 +9,12 @@
 //            VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json and XDG_RUNTIME_DIR are set, very slowly)
 //          --steps N (timed steps, default 10)   --warmup N (default 2)   --no-torch   --quick (steps 3, warm-up 1)
 //          --max-batch N (clamp every batch, e.g. 4 for webgpu on SwiftShader; PyTorch's ratio then is left out)
-import { spawnSync } from 'node:child_process';
+//          --load N (N competing CPU-bound processes, `yes > /dev/null` each, run for the whole bench, PyTorch's part
+//            too: how each degrades when the cores are shared; compare wall-clock ratios with an idle run, and
+//            medianCpuMsPerStep with medianStepMs)
+//          --isa avx2|scalar (native kernels at this SIMD level, and PyTorch held to AVX2 by ATEN_CPU_CAPABILITY=avx2 and
+//            DNNL_MAX_CPU_ISA=AVX2: an AVX2-only machine's figures on an AVX-512 one, ours and the reference's alike)
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,7 +28,7 @@ const configurations = [
 ];
 
 function parseArguments(argv) {
-  const options = { backends: ['tensorflow', 'native', 'wasm'], steps: 10, warmup: 2, torch: true, child: null, maxBatch: Infinity };
+  const options = { backends: ['tensorflow', 'native', 'wasm'], steps: 10, warmup: 2, torch: true, child: null, maxBatch: Infinity, load: 0, isa: null };
   for (let index = 0; index < argv.length; index += 1) {
     const argument = argv[index];
     const value = () => {
@@ -37,12 +42,16 @@ function parseArguments(argv) {
     else if (argument === '--no-torch') options.torch = false;
     else if (argument === '--quick') Object.assign(options, { steps: 3, warmup: 1 });
     else if (argument === '--max-batch') options.maxBatch = Number(value());
+    else if (argument === '--load') options.load = Number(value());
+    else if (argument === '--isa') options.isa = value();
     else if (argument === '--child') options.child = JSON.parse(value());
     else throw new Error(`unknown argument ${argument}`);
   }
   if (!(Number.isInteger(options.steps) && options.steps >= 1)) throw new Error(`--steps: positive integer, got ${options.steps}`);
   if (!(Number.isInteger(options.warmup) && options.warmup >= 0)) throw new Error(`--warmup: integer ≥ 0, got ${options.warmup}`);
   if (!(options.maxBatch >= 1)) throw new Error(`--max-batch: ≥ 1, got ${options.maxBatch}`);
+  if (!(Number.isInteger(options.load) && options.load >= 0)) throw new Error(`--load: integer ≥ 0, got ${options.load}`);
+  if (options.isa !== null && options.isa !== 'avx2' && options.isa !== 'scalar') throw new Error(`--isa: avx2 or scalar, got ${options.isa}`);
   return options;
 }
 
@@ -82,11 +91,12 @@ async function loadLoss(tf) {
   }
 }
 
-async function runChild({ backend, mode, batch, steps, warmup }) {
+async function runChild({ backend, mode, batch, steps, warmup, isa }) {
   const tf = await import('@tensorflow/tfjs');
   const { selectBackend } = await import('@longtail/backend');
   const selection = await selectBackend({ prefer: backend, quiet: true });
-  const base = { backend, mode, batch, backendSummary: selection.summary };
+  if (isa && selection.backend === 'native') (await import('@longtail/backend-native')).setSimdLevel(isa);
+  const base = { backend, mode, batch, backendSummary: selection.summary, ...(isa ? { isa } : {}) };
   if (selection.backend !== backend) {
     return { ...base, skipped: selection.tried.find((attempt) => attempt.name === backend && !attempt.ok)?.error ?? 'unavailable' };
   }
@@ -149,6 +159,17 @@ async function runChild({ backend, mode, batch, steps, warmup }) {
   };
 }
 
+/** The environment of the PyTorch reference: held to AVX2 with `--isa avx2` (ATen's kernels and oneDNN's). */
+function torchEnvironment(options) {
+  return options.isa === 'avx2' ? { ...process.env, ATEN_CPU_CAPABILITY: 'avx2', DNNL_MAX_CPU_ISA: 'AVX2' } : process.env;
+}
+
+/** `count` CPU-bound processes (`yes > /dev/null`) until `stop()`. */
+function competingLoad(count) {
+  const children = Array.from({ length: count }, () => spawn('yes', { stdio: ['ignore', 'ignore', 'ignore'] }));
+  return { stop: () => children.forEach((child) => child.kill('SIGKILL')) };
+}
+
 function runTorch(options) {
   const python = '/usr/bin/python3';
   if (!existsSync(python)) return { skipped: `${python} not found` };
@@ -157,7 +178,7 @@ function runTorch(options) {
   const run = spawnSync(
     python,
     [path.join(benchDirectory, 'resnet32_reference.py'), '--steps', String(options.steps), '--warmup', String(Math.max(1, options.warmup))],
-    { encoding: 'utf8', maxBuffer: 16 * 2 ** 20 },
+    { encoding: 'utf8', maxBuffer: 16 * 2 ** 20, env: torchEnvironment(options) },
   );
   if (run.status !== 0) return { skipped: `resnet32_reference.py failed: ${run.stderr.trim().split('\n').pop()}` };
   return { results: run.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line)) };
@@ -178,7 +199,18 @@ async function main() {
     loadAverage: os.loadavg().map((value) => Number(value.toFixed(2))),
     steps: options.steps,
     warmup: options.warmup,
+    competingProcesses: options.load,
+    ...(options.isa ? { isa: options.isa } : {}),
   });
+  const load = competingLoad(options.load);
+  try {
+    await measure(options, print);
+  } finally {
+    load.stop();
+  }
+}
+
+async function measure(options, print) {
 
   const torch = options.torch ? runTorch(options) : { skipped: '--no-torch' };
   const torchResults = new Map();
@@ -196,7 +228,7 @@ async function main() {
       const configuration = { mode, batch: Math.min(batch, options.maxBatch) };
       const child = spawnSync(
         process.execPath,
-        [fileURLToPath(import.meta.url), '--child', JSON.stringify({ backend, ...configuration, steps: options.steps, warmup: options.warmup })],
+        [fileURLToPath(import.meta.url), '--child', JSON.stringify({ backend, ...configuration, steps: options.steps, warmup: options.warmup, isa: options.isa })],
         { encoding: 'utf8', maxBuffer: 16 * 2 ** 20 },
       );
       const line = child.stdout.split('\n').filter(Boolean).pop();

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
@@ -26,12 +27,30 @@
 namespace longtail {
 
 // ---------------------------------------------------------------------------------------------
-// Persistent thread pool: workers sleep on a condition variable between jobs; the calling thread
-// takes part in every job. Tasks are handed out through an atomic counter (dynamic balancing).
+// Persistent thread pool. The calling thread takes part in every job; tasks are claimed one at a time from a
+// ticket that carries the job's generation (dynamic balancing: a slow or descheduled thread holds at most the task
+// it is running). Shared cores (another CPU-bound process on the machine) shaped it:
+// - the caller waits only for tasks that were claimed, never for a worker to wake up: a worker the scheduler has
+//   not run yet when every task is taken just finds the job over (the old pool waited for every worker to wake);
+// - waiting spins for a bounded time (tens of microseconds, about one small kernel), then sleeps on a condition
+//   variable, both for a worker between jobs and for the caller at the end of one, so that idle threads leave the
+//   cores to whoever needs them.
+
+// A pause hint for spin loops (baseline x86-64 and arm64; nothing elsewhere).
+inline void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
 
 class ThreadPool {
  public:
   using TaskFunction = void (*)(void* context, long task, int thread);
+
+  // How long a thread spins for the next job (worker) or the job's last tasks (caller) before it sleeps.
+  static constexpr auto SPIN = std::chrono::microseconds(50);
 
   explicit ThreadPool(int threads) { resize(threads); }
   ~ThreadPool() { stop_workers(); }
@@ -43,7 +62,7 @@ class ThreadPool {
     std::lock_guard<std::mutex> owner(run_mutex_);  // not while a job runs
     if (threads == size() && started_) return;
     stop_workers();
-    stopping_ = false;
+    stopping_.store(false);
     for (int i = 1; i < threads; i++) workers_.emplace_back([this, i] { worker_loop(i); });
     started_ = true;
   }
@@ -53,56 +72,103 @@ class ThreadPool {
     // Nested jobs (called from inside a task), jobs while another JS thread (worker_threads) owns the
     // pool, and trivially small jobs run inline on the calling thread.
     std::unique_lock<std::mutex> owner;
-    if (!workers_.empty() && tasks > 1 && !inside_job_) owner = std::unique_lock<std::mutex>(run_mutex_, std::try_to_lock);
+    if (!workers_.empty() && tasks > 1 && !inside_job_ && tasks < (1L << 31)) owner = std::unique_lock<std::mutex>(run_mutex_, std::try_to_lock);
     if (!owner.owns_lock()) {
       for (long t = 0; t < tasks; t++) function(context, t, 0);
       return;
     }
     inside_job_ = true;
+    Job job{function, context, tasks};
+    uint32_t generation;
+    bool sleeping;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      function_ = function;
-      context_ = context;
-      task_count_ = tasks;
-      next_task_.store(0);
-      busy_workers_ = (int)workers_.size();
-      generation_++;
+      job_ = job;
+      generation = ++generation_;
+      finished_.store(0, std::memory_order_relaxed);
+      ticket_.store((uint64_t)generation << 32, std::memory_order_release);
+      sleeping = sleepers_ > 0;
     }
-    wake_.notify_all();
-    work(0);
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return busy_workers_ == 0; });
+    // Spinning workers see the new ticket; sleeping ones need the notification.
+    if (sleeping) wake_.notify_all();
+    work(0, generation, job);
+    // Every task is claimed; wait for those still running elsewhere.
+    if (finished_.load(std::memory_order_acquire) != tasks) {
+      const auto until = std::chrono::steady_clock::now() + SPIN;
+      for (int i = 0; finished_.load(std::memory_order_acquire) != tasks; i++) {
+        if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) {
+          std::unique_lock<std::mutex> lock(mutex_);
+          caller_waiting_ = true;
+          done_.wait(lock, [&] { return finished_.load(std::memory_order_acquire) == tasks; });
+          caller_waiting_ = false;
+          break;
+        }
+        spin_pause();
+      }
+    }
     inside_job_ = false;
   }
 
  private:
-  void work(int thread) {
+  struct Job {
+    TaskFunction function = nullptr;
+    void* context = nullptr;
+    long count = 0;
+  };
+
+  // Claims and runs tasks of `generation` until none is left (or a newer job has replaced it).
+  void work(int thread, uint32_t generation, const Job& job) {
+    uint64_t ticket = ticket_.load(std::memory_order_acquire);
     for (;;) {
-      long task = next_task_.fetch_add(1);
-      if (task >= task_count_) break;
-      function_(context_, task, thread);
+      if ((uint32_t)(ticket >> 32) != generation) return;
+      long task = (long)(ticket & 0xffffffffu);
+      if (task >= job.count) return;
+      if (!ticket_.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      job.function(job.context, task, thread);
+      if (finished_.fetch_add(1, std::memory_order_acq_rel) + 1 == job.count) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (caller_waiting_) done_.notify_one();
+      }
+      ticket = ticket_.load(std::memory_order_acquire);
     }
   }
 
   void worker_loop(int thread) {
     inside_job_ = true;  // a worker never starts a nested parallel job
-    unsigned long seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-      if (stopping_) return;
-      seen = generation_;
-      lock.unlock();
-      work(thread);
-      lock.lock();
-      if (--busy_workers_ == 0) done_.notify_one();
+      // Spin a little for the next job (kernels come back to back in a training step), then sleep.
+      bool published = false;
+      const auto until = std::chrono::steady_clock::now() + SPIN;
+      for (int i = 0;; i++) {
+        if ((uint32_t)(ticket_.load(std::memory_order_acquire) >> 32) != seen || stopping_.load(std::memory_order_relaxed)) {
+          published = true;
+          break;
+        }
+        if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) break;
+        spin_pause();
+      }
+      Job job;
+      uint32_t generation;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        if (!published) {
+          sleepers_++;
+          wake_.wait(lock, [&] { return stopping_.load(std::memory_order_relaxed) || generation_ != seen; });
+          sleepers_--;
+        }
+        if (stopping_.load(std::memory_order_relaxed)) return;
+        seen = generation = generation_;
+        job = job_;
+      }
+      work(thread, generation, job);
     }
   }
 
   void stop_workers() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
+      stopping_.store(true);
     }
     wake_.notify_all();
     for (auto& worker : workers_) worker.join();
@@ -110,15 +176,16 @@ class ThreadPool {
   }
 
   std::vector<std::thread> workers_;
-  std::mutex mutex_;
+  std::mutex mutex_;  // guards job_, generation_, sleepers_, caller_waiting_
   std::condition_variable wake_, done_;
-  unsigned long generation_ = 0;
-  TaskFunction function_ = nullptr;
-  void* context_ = nullptr;
-  long task_count_ = 0;
-  std::atomic<long> next_task_{0};
-  int busy_workers_ = 0;
-  bool stopping_ = false;
+  Job job_;
+  uint32_t generation_ = 0;
+  int sleepers_ = 0;
+  bool caller_waiting_ = false;
+  // (generation << 32) | index of the next task to claim.
+  std::atomic<uint64_t> ticket_{0};
+  std::atomic<long> finished_{0};
+  std::atomic<bool> stopping_{false};
   bool started_ = false;
   std::mutex run_mutex_;  // one parallel job at a time
   static inline thread_local bool inside_job_ = false;
