@@ -168,11 +168,11 @@ export interface ValidationSummary {
 
 /** The validation summary of a validation-split evaluation. */
 export function validationSummary(result: EvaluationResult): ValidationSummary {
-  const tested = result.perClassAccuracy.filter((value): value is number => value !== null);
   return {
     numSamples: result.numSamples,
     top1: result.top1,
-    balancedAccuracy: tested.length ? tested.reduce((sum, value) => sum + value, 0) / tested.length : null,
+    // Mean per-class accuracy over the classes the split has images of.
+    balancedAccuracy: groupAccuracy(result.perClassAccuracy, result.perClassAccuracy.map((_, c) => c)),
     many: result.many,
     medium: result.medium,
     few: result.few,

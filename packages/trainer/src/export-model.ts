@@ -19,6 +19,7 @@ import { loadTrainingData } from './data.js';
 import type { EvaluationResult } from './evaluation.js';
 import { probabilityScale, resolveHead } from './losses.js';
 import { buildModel, restoreModelWeights } from './model.js';
+import { readJsonIfExists } from './report.js';
 import { readRunConfig } from './run-config-file.js';
 import { RUN_RECORD_FILE } from './run-directory.js';
 import { checkpointFile, RESULTS_FILE, stageResultsFile } from './run-layout.js';
@@ -222,15 +223,6 @@ export function browserPreprocessing(transform: ImageTransform, sourceShape: [nu
   }
 }
 
-function readJson(file: string): unknown {
-  if (!existsSync(file)) return undefined;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new Error(`export: ${file} is not valid JSON (${(error as Error).message})`);
-  }
-}
-
 function longtailVersion(): string {
   try {
     return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -276,7 +268,7 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
 
   const checkpoint = await loadCheckpoint<{ stage?: unknown; epochsDone?: unknown; fingerprint?: unknown }>(file);
   // A checkpoint of another run (by file) would carry that run's weights under this run's metadata.
-  const record = readJson(path.join(directory, RUN_RECORD_FILE)) as { fingerprint?: unknown } | undefined;
+  const record = readJsonIfExists<{ fingerprint?: unknown }>(path.join(directory, RUN_RECORD_FILE));
   if (typeof record?.fingerprint === 'string' && typeof checkpoint.meta?.fingerprint === 'string' && checkpoint.meta.fingerprint !== record.fingerprint) {
     throw new UsageError(`export: ${file} belongs to another run (fingerprint ${checkpoint.meta.fingerprint.slice(0, 12)}, ${options.run}'s is ${record.fingerprint.slice(0, 12)})`);
   }
@@ -286,11 +278,11 @@ export async function exportRun(options: ExportOptions): Promise<ExportResult> {
   const checkpointStage = checkpoint.meta?.stage === 1 || checkpoint.meta?.stage === 2 ? (checkpoint.meta.stage as 1 | 2) : null;
 
   // The final results, and whether they score this checkpoint (the stage's results file names the network's SHA-256).
-  const results = readJson(path.join(directory, RESULTS_FILE)) as (EvaluationResult & { stage?: number }) | undefined;
+  const results = readJsonIfExists<EvaluationResult & { stage?: number }>(path.join(directory, RESULTS_FILE));
   let summary: ExportedModelMetadata['results'] = null;
   if (results && typeof results.top1 === 'number') {
     const stage = typeof results.stage === 'number' ? results.stage : null;
-    const stageResults = stage === 1 || stage === 2 ? (readJson(stageResultsFile(directory, stage)) as { checkpointSha256?: string } | undefined) : undefined;
+    const stageResults = stage === 1 || stage === 2 ? readJsonIfExists<{ checkpointSha256?: string }>(stageResultsFile(directory, stage)) : undefined;
     summary = {
       stage,
       numSamples: results.numSamples,

@@ -2,6 +2,19 @@ import type * as tf from '@tensorflow/tfjs';
 import { getLoss, lossDefaultsFor, type Stage } from '@longtail/gcl-loss';
 import type { LossConfig, RunConfig } from './config.js';
 
+/**
+ * The option values a stage's loss runs with: the config's, and the loss's default for the stage where the config
+ * leaves one out or `null`.
+ */
+export function lossOptionValues(loss: LossConfig, stage: Stage): Record<string, number | boolean> {
+  const options: Record<string, number | boolean> = {};
+  for (const [key, fallback] of Object.entries(lossDefaultsFor(getLoss(loss.name), stage))) {
+    const value = loss[key];
+    options[key] = typeof value === typeof fallback ? (value as number | boolean) : fallback;
+  }
+  return options;
+}
+
 /** A stage's loss as the train step calls it: `(logits, labels, noise, weight) → scalar`. */
 export type StepLoss = (logits: tf.Tensor2D, labels: tf.Tensor1D, noise: tf.Tensor2D | null, weight: number[] | null) => tf.Scalar;
 
@@ -13,12 +26,7 @@ export type StepLoss = (logits: tf.Tensor2D, labels: tf.Tensor1D, noise: tf.Tens
  */
 export function makeLoss(loss: LossConfig, counts: number[], stage: Stage): { fn: StepLoss; needsNoise: boolean; takesClassWeights: boolean } {
   const spec = getLoss(loss.name);
-  const defaults = lossDefaultsFor(spec, stage);
-  const options: Record<string, number | boolean> = {};
-  for (const [key, fallback] of Object.entries(defaults)) {
-    const value = loss[key];
-    options[key] = typeof value === typeof fallback ? (value as number | boolean) : fallback;
-  }
+  const options = lossOptionValues(loss, stage);
   const fn = spec.create({ clsNumList: counts.map((n) => Math.max(n, 1)), stage, options });
   return {
     needsNoise: spec.cloudNoise,
@@ -40,14 +48,7 @@ export function resolveHead(head: RunConfig['model']['head'], lossName: string):
  */
 export function probabilityScale(config: RunConfig, stage: Stage): number {
   const loss = stage === 1 ? config.stage1.loss : config.stage2.loss;
-  const spec = getLoss(loss.name);
-  if (!spec.logitScale) return 1;
-  const options: Record<string, number | boolean> = { ...lossDefaultsFor(spec, stage) };
-  for (const [key, fallback] of Object.entries(options)) {
-    const value = loss[key];
-    if (typeof value === typeof fallback) options[key] = value as number | boolean;
-  }
-  return spec.logitScale(options);
+  return getLoss(loss.name).logitScale?.(lossOptionValues(loss, stage)) ?? 1;
 }
 
 /** The stage whose network a run reports last: 2 when stage 2 runs, else 1. */

@@ -3,20 +3,14 @@
  * problems, and what a training run logs when it starts.
  */
 import { manyMediumFew } from '@longtail/datasets';
-import { getLoss, lossDefaultsFor, type Stage } from '@longtail/gcl-loss';
+import type { Stage } from '@longtail/gcl-loss';
 import type { RunConfig } from './config.js';
+import { lossOptionValues } from './losses.js';
 
 /** Below this many classes a large logit scale `s` is a known failure (see {@link settingWarnings}). */
 const FEW_CLASSES = 5;
 /** Scales above this are "large" for few classes (the GCL defaults are 30 and 20). */
 const LARGE_SCALE = 10;
-
-/** The value a stage's loss uses for option `key`: the config's, or the loss's default for the stage. */
-function lossOption(loss: RunConfig['stage1']['loss'], stage: Stage, key: string): number | boolean | undefined {
-  const given = (loss as Record<string, unknown>)[key];
-  if (typeof given === 'number' || typeof given === 'boolean') return given;
-  return lossDefaultsFor(getLoss(loss.name), stage)[key];
-}
 
 /**
  * Warnings about a config's settings on data with these training images per class:
@@ -34,7 +28,7 @@ export function settingWarnings(config: RunConfig, counts: readonly number[], va
     [2, config.stage2.loss, config.stage2.enabled && config.stage2.epochs > 0],
   ];
   for (const [stage, loss, used] of stages) {
-    const s = used ? lossOption(loss, stage, 's') : undefined;
+    const s = used ? lossOptionValues(loss, stage).s : undefined;
     if (typeof s === 'number' && s > LARGE_SCALE && numClasses < FEW_CLASSES) {
       warnings.push(
         `stage${stage}.loss.s is ${s} with ${numClasses} classes: with so few classes a large scale saturates the softmax; on a 2-class set GCL's default s left the tail class with 0 recall ` +
