@@ -94,6 +94,9 @@ export interface TorchConv2DArgs extends BaseLayerArgs {
   groups?: number;
 }
 
+/** Outputs of folded convolutions ({@link TorchConv2D.foldInferenceNorm}): their batch norm passes them through. */
+const normalisedOutputs = new WeakSet<tf.Tensor>();
+
 /**
  * 2-D convolution with PyTorch semantics: symmetric integer zero padding (`out = ⌊(in + 2p − k) / s⌋ + 1`,
  * which tfjs' `'same'` does not reproduce for stride 2), optional channel groups, no bias.
@@ -108,6 +111,8 @@ export class TorchConv2D extends tf.layers.Layer {
   readonly padding: number;
   readonly groups: number;
   private kernel: tf.LayerVariable | null = null;
+  /** The batch norm folded into this convolution when it runs in inference mode ({@link foldInferenceNorm}). */
+  private inferenceNorm: TorchBatchNorm | null = null;
 
   constructor(args: TorchConv2DArgs) {
     super(args);
@@ -145,10 +150,28 @@ export class TorchConv2D extends tf.layers.Layer {
     return [batch, outputSize(height), outputSize(width), this.filters];
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], _keywordArguments: LayerKeywordArguments): tf.Tensor {
+  /**
+   * Folds `norm` — a {@link TorchBatchNorm} that is the only reader of this convolution's output — into this
+   * convolution whenever `norm` runs in inference mode: with `s = γ/√(running_var + ε)` per output channel,
+   * `act(bn(conv(x, W))) = act(conv(x, W·s) + (β − running_mean·s))`, one fused convolution (bias and ReLU in its
+   * epilogue) instead of a convolution and a full pass over its output. `norm` then passes that output through.
+   * Training mode is unchanged; weights and state dicts are unchanged (the folded filter is made per call).
+   * {@link BackboneModel} links every such pair when it is built or loaded. PyTorch's own eval mode does not fold, so
+   * results differ from it by float rounding only (within the parity tests' 1e-4).
+   */
+  foldInferenceNorm(norm: TorchBatchNorm): void {
+    if (!(norm instanceof TorchBatchNorm)) throw new Error(`TorchConv2D '${this.name}': foldInferenceNorm needs a TorchBatchNorm`);
+    this.inferenceNorm = norm;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], keywordArguments: LayerKeywordArguments): tf.Tensor {
     return tf.tidy(() => {
       const input = singleTensor(inputs, this.name) as tf.Tensor4D;
       const kernel = this.kernel!.read() as tf.Tensor4D;
+      const norm = this.inferenceNorm;
+      if (norm !== null && norm.built && !norm.runsInTraining(keywordArguments)) {
+        return this.foldedCall(input, kernel, norm);
+      }
       // A numeric pad is symmetric in tfjs-core; 'floor' makes the output size PyTorch's.
       const plain = (x: tf.Tensor4D, w: tf.Tensor4D) =>
         tf.conv2d(x, w, this.strides, this.padding, 'NHWC', 1, 'floor');
@@ -162,6 +185,40 @@ export class TorchConv2D extends tf.layers.Layer {
         3,
       );
     });
+  }
+
+  /** {@link foldInferenceNorm}'s convolution: `act(conv(x, W·s) + b)`; its output is marked as already normalised. */
+  private foldedCall(input: tf.Tensor4D, kernel: tf.Tensor4D, norm: TorchBatchNorm): tf.Tensor {
+    const { scale, shift } = norm.inferenceAffine();
+    const folded = tf.mul(kernel, scale) as tf.Tensor4D;
+    const activation = norm.activation === 'relu' ? 'relu' : 'linear';
+    let output: tf.Tensor;
+    if (this.groups === 1) {
+      output = tf.fused.conv2d({
+        x: input,
+        filter: folded,
+        strides: this.strides,
+        pad: this.padding,
+        dataFormat: 'NHWC',
+        dilations: 1,
+        dimRoundingMode: 'floor',
+        bias: shift,
+        activation,
+      });
+    } else {
+      const inputGroups = tf.split(input, this.groups, 3);
+      const kernelGroups = tf.split(folded, this.groups, 3);
+      const joined = tf.concat(
+        inputGroups.map((group, index) =>
+          tf.conv2d(group as tf.Tensor4D, kernelGroups[index] as tf.Tensor4D, this.strides, this.padding, 'NHWC', 1, 'floor'),
+        ),
+        3,
+      );
+      const shifted = tf.add(joined, shift);
+      output = activation === 'relu' ? tf.relu(shifted) : shifted;
+    }
+    normalisedOutputs.add(output);
+    return output;
   }
 
   /**
@@ -279,10 +336,29 @@ export class TorchBatchNorm extends tf.layers.Layer {
     return this.gamma == null ? 0 : 2 * (this.gamma.shape[0] as number);
   }
 
+  /** Whether a call with these keyword arguments normalises with batch statistics (training) or running ones. */
+  runsInTraining(keywordArguments: LayerKeywordArguments | undefined): boolean {
+    return keywordArguments?.training === true && this.trainable;
+  }
+
+  /**
+   * Inference mode as a per-channel affine map `y = act(x·scale + shift)`: `scale = γ/√(running_var + ε)`,
+   * `shift = β − running_mean·scale` (what {@link TorchConv2D.foldInferenceNorm} folds into a convolution).
+   */
+  inferenceAffine(): { scale: tf.Tensor1D; shift: tf.Tensor1D } {
+    return tf.tidy(() => {
+      const scale = tf.mul(this.gamma!.read(), tf.rsqrt(tf.add(this.runningVariance!.read(), this.epsilon))) as tf.Tensor1D;
+      const shift = tf.sub(this.beta!.read(), tf.mul(this.runningMean!.read(), scale)) as tf.Tensor1D;
+      return { scale, shift };
+    });
+  }
+
   override call(inputs: tf.Tensor | tf.Tensor[], keywordArguments: LayerKeywordArguments): tf.Tensor {
-    const training = keywordArguments?.training === true && this.trainable;
+    const training = this.runsInTraining(keywordArguments);
     return tf.tidy(() => {
       const input = singleTensor(inputs, this.name);
+      // Already normalised by the convolution this layer is folded into (inference mode).
+      if (!training && normalisedOutputs.has(input)) return tf.clone(input);
       const gamma = this.gamma!.read() as tf.Tensor1D;
       const beta = this.beta!.read() as tf.Tensor1D;
       if (!training) {
@@ -465,9 +541,27 @@ export class NormedLinear extends tf.layers.Layer {
 export class BackboneModel extends tf.LayersModel {
   static override className = 'BackboneModel';
 
+  constructor(args: ConstructorParameters<typeof tf.LayersModel>[0]) {
+    super(args);
+    linkInferenceNorms(this);
+  }
+
   /** Number of parameters, PyTorch's way: batch-norm running mean and variance are not counted. */
   override countParams(): number {
     return this.layers.reduce((total, layer) => total + layer.countParams(), 0);
+  }
+}
+
+/**
+ * Links every batch norm that is the only reader of a convolution's output to that convolution
+ * ({@link TorchConv2D.foldInferenceNorm}): built models and models loaded from JSON alike.
+ */
+function linkInferenceNorms(model: tf.LayersModel): void {
+  for (const layer of model.layers) {
+    if (!(layer instanceof TorchBatchNorm) || layer.inboundNodes.length !== 1) continue;
+    const sources = layer.inboundNodes[0].inboundLayers;
+    const source = sources.length === 1 ? sources[0] : null;
+    if (source instanceof TorchConv2D && source.outboundNodes.length === 1) source.foldInferenceNorm(layer);
   }
 }
 
