@@ -55,6 +55,14 @@ const cases: ConvCase[] = [
   { input: [2, 9, 8, 16], filter: [2, 2, 16, 16], stride: 2, pad: 'same' },
   // Six-wide filter: two fused groups of three horizontal taps.
   { input: [1, 6, 11, 16], filter: [2, 6, 16, 16], stride: 1, pad: 'same' },
+  // RGB stems (the direct "row run" forward and filter gradient): CIFAR's 3x3 and ImageNet's 7x7 stride 2 over 3
+  // channels, ragged sizes and asymmetric padding; 8 and 24 output channels are not whole AVX-512 vectors.
+  { input: [2, 32, 32, 3], filter: [3, 3, 3, 16], stride: 1, pad: 'same' },
+  { input: [2, 13, 11, 3], filter: [3, 3, 3, 32], stride: 1, pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+  { input: [1, 23, 21, 3], filter: [7, 7, 3, 64], stride: 2, pad: [[0, 0], [3, 3], [3, 3], [0, 0]] },
+  { input: [2, 18, 17, 3], filter: [7, 7, 3, 16], stride: 2, pad: 'same' },
+  { input: [1, 9, 10, 3], filter: [3, 3, 3, 24], stride: 1, pad: 'same' },
+  { input: [1, 9, 10, 3], filter: [3, 3, 3, 8], stride: 1, pad: 'valid' },
 ];
 
 const ALGORITHMS: ConvolutionAlgorithm[] = ['auto', 'im2col'];

@@ -20,9 +20,15 @@ function kernelMixError(seed: number): number {
   return compareBackends(
     [
       [2, 9, 9, 17], [3, 3, 17, 19], [19], [37, 29], [29, 23], [2, 10, 9, 16], [3, 3, 16, 32], [3, 3, 32, 32],
-      [1, 4, 26, 16], [3, 3, 16, 16], [3, 3, 16, 24], [3, 3, 16, 20],
+      [1, 4, 26, 16], [3, 3, 16, 16], [3, 3, 16, 24], [3, 3, 16, 20], [2, 12, 11, 3], [3, 3, 3, 16], [1, 15, 13, 3], [7, 7, 3, 32],
     ],
-    (x, w, b, p, q, u, v1, v2, wide, f16, f24, f20) => {
+    (x, w, b, p, q, u, v1, v2, wide, f16, f24, f20, rgb, stem3, rgbLarge, stem7) => {
+      // RGB stems: the direct row-run forward and filter gradient (3x3 stride 1, 7x7 stride 2).
+      const stems = [[rgb, stem3, 1], [rgbLarge, stem7, 2]].flatMap(([image, filter, stride]) => {
+        const y = tf.conv2d(image as tf.Tensor4D, filter as tf.Tensor4D, stride as number, 'same');
+        const dy = tf.sin(tf.range(0, y.size)).reshape(y.shape);
+        return [y, tf.grad((f: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(image as tf.Tensor4D, f as tf.Tensor4D, stride as number, 'same'), dy)))(filter as tf.Tensor)];
+      });
       // Rows of >= 24 pixels and an odd number of output vectors (16 / 24 / 20 channels on AVX-512 / AVX2 /
       // scalar): the fused three-tap filter-gradient tile.
       const wideGradients = [f16, f24, f20].map((f) =>
@@ -41,7 +47,7 @@ function kernelMixError(seed: number): number {
         const { mean, variance } = tf.moments(z, [0, 1, 2]);
         return tf.sum(tf.mul(tf.relu(tf.batchNorm(z, mean, variance, tf.zerosLike(mean), tf.onesLike(mean), 1e-3)), tf.sin(z)));
       })([x, w]);
-      return [y, dx, dw, ...direct, ...wideGradients, tf.matMul(p, q), tf.sum(tf.square(tf.sub(y, tf.mean(y, [0, 1, 2]))), [0, 1, 2]), tf.max(p, 1)];
+      return [y, dx, dw, ...direct, ...wideGradients, ...stems, tf.matMul(p, q), tf.sum(tf.square(tf.sub(y, tf.mean(y, [0, 1, 2]))), [0, 1, 2]), tf.max(p, 1)];
     },
     seed,
   );

@@ -11,7 +11,9 @@
 // work items, added in order (sum_over_work_items in kernels.inl), so the result does not depend on thread timing.
 //
 // Supported: Cin a multiple of 16 with stride * Cin in {16, 32, 64, 128}, Cout a multiple of VW (the
-// forward kernel reads Cin in blocks of 16); anything else returns false and the im2col path runs.
+// forward kernel reads Cin in blocks of 16); and, forward and filter gradient, the "row runs" of RGB stems
+// (row_run_supported: 3x3 stride 1 and 7x7 stride 2 over 3 channels). Anything else returns false and the im2col
+// path runs.
 
 #if LT_VW == 16
 // AVX-512: 32 registers and broadcasts folded into the FMA, so up to 24 accumulators + NV filter vectors.
@@ -55,7 +57,7 @@ static void fill_slab(const ConvShape& s, const float* image, long ih0, long row
 // TW > 1 (stride 1, dilation 1 along the row): a block covers TW horizontally adjacent taps. Input pixel p
 // then feeds output pixels p - t for t < TW, so each broadcast serves TW FMAs (one per tap) instead of one:
 // MR + TW - 1 broadcasts and TW * NV filter vectors per TW * MR * NV FMAs.
-template <int MR, int NV, int RS, int TW>
+template <int MR, int NV, int RS, int TW, int BLOCK>
 static inline void direct_tile(const float* __restrict a, const long* __restrict offsets, long blocks,
                                const float* __restrict b, float* __restrict y, long ldy, int rows,
                                const float* bias, bool relu) {
@@ -82,11 +84,11 @@ static inline void direct_tile(const float* __restrict a, const long* __restrict
       }
     }
   };
-  for (long block = 0; block < blocks; block++, b += 16 * TW * NV * VW) {
+  for (long block = 0; block < blocks; block++, b += BLOCK * TW * NV * VW) {
     const float* ap = a + offsets[block];
     if constexpr (TW == 1) {
-#pragma GCC unroll 16
-      for (int kk = 0; kk < 16; kk++) step(ap + kk, b + kk * TW * NV * VW);
+#pragma GCC unroll 21
+      for (int kk = 0; kk < BLOCK; kk++) step(ap + kk, b + kk * TW * NV * VW);
     } else {
       // Each channel step already holds TW * MR * NV FMAs: a shorter unroll keeps the code (and build) small.
 #pragma GCC unroll 4
@@ -113,22 +115,28 @@ struct OutputLayout {
 };
 
 // Output rows [oh0, oh0 + rows) of image n (y points at row oh0); the slab holds the input rows they read.
-template <int MR, int NV, int RS, int TW>
+// BLOCK 16: blocks of 16 channels of one tap (or TW taps). Otherwise a "row run" (few input channels, as an RGB stem):
+// one block per kernel row th, the kw * cin floats of its taps, contiguous in the slab (dilation 1 along the row).
+template <int MR, int NV, int RS, int TW, int BLOCK>
 static void direct_forward_rows(const ConvShape& s, const float* slab, long line, const float* packed, const float* bias,
                                 bool relu, float* y, const OutputLayout& out, long rows) {
   const long chunk = NV * VW, chunks = s.cout / chunk, chunk_size = (long)s.kh * s.kw * s.cin * chunk;
-  const long blocks = (long)s.kh * (s.kw / TW) * (s.cin / 16);
+  const long blocks = BLOCK == 16 ? (long)s.kh * (s.kw / TW) * (s.cin / 16) : s.kh;
   long offsets[1024];  // direct_supported() bounds taps * Cin / 16
-  for (long th = 0, block = 0; th < s.kh; th++)
-    for (long tw = 0; tw < s.kw; tw += TW)
-      for (long c0 = 0; c0 < s.cin; c0 += 16) offsets[block++] = th * s.dh * line + tw * s.dw * s.cin + c0;
+  if (BLOCK != 16) {
+    for (long th = 0; th < s.kh; th++) offsets[th] = th * s.dh * line;
+  } else {
+    for (long th = 0, block = 0; th < s.kh; th++)
+      for (long tw = 0; tw < s.kw; tw += TW)
+        for (long c0 = 0; c0 < s.cin; c0 += 16) offsets[block++] = th * s.dh * line + tw * s.dw * s.cin + c0;
+  }
   for (long r = 0; r < rows; r++) {
     const float* a_row = slab + r * s.sh * line;
     float* y_row = y + r * out.row;
     for (long ow0 = 0; ow0 < s.ow; ow0 += MR) {
       const int count = (int)std::min<long>(MR, s.ow - ow0);
       for (long c = 0; c < chunks; c++)
-        direct_tile<MR, NV, RS, TW>(a_row + ow0 * RS, offsets, blocks, packed + c * chunk_size,
+        direct_tile<MR, NV, RS, TW, BLOCK>(a_row + ow0 * RS, offsets, blocks, packed + c * chunk_size,
                                 y_row + ow0 * out.pixel + c * chunk, out.pixel, count, bias ? bias + c * chunk : nullptr, relu);
     }
   }
@@ -151,13 +159,30 @@ static DirectForwardRows direct_forward_for_stride(long row_stride) {
     return nullptr;
   } else {
     switch (row_stride) {
-      case 16: return direct_forward_rows<MR, NV, 16, TW>;
-      case 32: return direct_forward_rows<MR, NV, 32, TW>;
-      case 64: return direct_forward_rows<MR, NV, 64, TW>;
-      case 128: return direct_forward_rows<MR, NV, 128, TW>;
+      case 16: return direct_forward_rows<MR, NV, 16, TW, 16>;
+      case 32: return direct_forward_rows<MR, NV, 32, TW, 16>;
+      case 64: return direct_forward_rows<MR, NV, 64, TW, 16>;
+      case 128: return direct_forward_rows<MR, NV, 128, TW, 16>;
       default: return nullptr;
     }
   }
+}
+
+// Row-run kernels (see direct_forward_rows) for RGB stems: 3x3 stride 1 (CIFAR) and 7x7 stride 2 (ImageNet).
+template <int MR, int NV>
+static DirectForwardRows direct_forward_row_run(long row_stride, long run) {
+  if (row_stride == 3 && run == 9) return direct_forward_rows<MR, NV, 3, 1, 9>;
+  if (row_stride == 6 && run == 21) return direct_forward_rows<MR, NV, 6, 1, 21>;
+  return nullptr;
+}
+
+// A row-run forward applies: few input channels (not a multiple of 16), dilation 1 along the row, one of the
+// instantiated (stride * cin, kw * cin) pairs.
+static bool row_run_supported(const ConvShape& s) {
+  if (conv_algorithm.load(std::memory_order_relaxed) != 0) return false;
+  if (s.cin % 16 == 0 || s.cout % VW != 0 || s.dw != 1 || s.kh > 1024) return false;
+  const long row_stride = (long)s.sw * s.cin, run = (long)s.kw * s.cin;
+  return (row_stride == 3 && run == 9) || (row_stride == 6 && run == 21);
 }
 
 // Cycles per useful FMA of an MR x NV tile fusing TW taps over `width` pixels: FMAs and loads (broadcasts +
@@ -190,17 +215,19 @@ struct ForwardPlan {
 
 static bool make_forward_plan(const ConvShape& s, const float* filter, const float* bias, bool relu,
                               const OutputLayout& out, ForwardPlan& plan) {
-  if (!direct_supported(s)) return false;
+  const bool row_run = row_run_supported(s);
+  if (!row_run && !direct_supported(s)) return false;
   const long row_stride = (long)s.sw * s.cin, vectors = s.cout / VW;
   // Three horizontal taps per block when they are adjacent input pixels (stride and dilation 1).
-  const bool fuse = s.sw == 1 && s.dw == 1 && s.kw % 3 == 0;
+  const bool fuse = !row_run && s.sw == 1 && s.dw == 1 && s.kw % 3 == 0;
   int best_mr = 0, best_nv = 0;
   double best_cost = 1e300;
   DirectForwardRows function = nullptr;
 #define X(MR, NV)                                                                                \
   if (vectors % NV == 0) {                                                                       \
-    DirectForwardRows candidate =                                                                \
-        fuse ? direct_forward_for_stride<MR, NV, 3>(row_stride) : direct_forward_for_stride<MR, NV, 1>(row_stride); \
+    DirectForwardRows candidate = row_run ? direct_forward_row_run<MR, NV>(row_stride, (long)s.kw * s.cin)          \
+                                  : fuse  ? direct_forward_for_stride<MR, NV, 3>(row_stride)                        \
+                                          : direct_forward_for_stride<MR, NV, 1>(row_stride);                       \
     double cost = tile_cost(MR, NV, s.ow, fuse ? 3 : 1);                                         \
     if (candidate && cost < best_cost) best_cost = cost, best_mr = MR, best_nv = NV, function = candidate; \
   }
@@ -215,7 +242,11 @@ static bool make_forward_plan(const ConvShape& s, const float* filter, const flo
   // Chunk c holds, in the order the tile reads them, the filter rows (th, tap group, 16-channel block, channel,
   // tap within the group), each NV*VW floats of chunk c's output channels.
   float* dst = plan.packed.data();
-  for (long c = 0; c < chunks; c++)
+  if (row_run) {
+    // Row runs read the filter rows in their natural order (th, tw, ci).
+    for (long c = 0; c < chunks; c++)
+      for (long k = 0; k < K; k++, dst += chunk) std::memcpy(dst, filter + k * s.cout + c * chunk, sizeof(float) * chunk);
+  } else for (long c = 0; c < chunks; c++)
     for (long th = 0; th < s.kh; th++)
       for (long g = 0; g < s.kw; g += tw_group)
         for (long c0 = 0; c0 < s.cin; c0 += 16)
@@ -447,7 +478,48 @@ static void filter_tile_row3(const float* __restrict x, long x_row_step, long ci
       }
 }
 
+// Filter gradient of a row-run convolution (row_run_supported: an RGB stem): per kernel row th, the kw * cin
+// filter rows (th, tw, ci) read x at run offset j = tw * cin + ci of each output pixel's slab position, so one
+// MR x NV tile covers MR consecutive run offsets, as filter_tile covers MR input channels.
+static bool row_run_backprop_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
+  if (!row_run_supported(s)) return false;
+  const long run = (long)s.kw * s.cin, vectors = s.cout / VW;
+  int mr = 0, nv = 0;
+  double best_cost = 1e300;
+  FilterTile tile = nullptr;
+#define X(MR, NV)                                                                                    \
+  if (run % MR == 0 && vectors % NV == 0 && MR * NV <= LT_ACC) {                                    \
+    double cost = tile_cost(MR, NV, MR) - 0.01 * (MR * NV);                                         \
+    if (cost < best_cost) best_cost = cost, mr = MR, nv = NV, tile = filter_tile<MR, NV>;           \
+  }
+  X(9, 1) X(3, 2) X(3, 4) X(7, 1) X(3, 1)
+#undef X
+  if (!tile) return false;
+  const long rows_per_task = std::max<long>(1, std::min<long>(s.oh, (256 + s.ow - 1) / s.ow));
+  const long row_blocks = (s.oh + rows_per_task - 1) / rows_per_task;
+  const long slab_cols = (long)(s.ow - 1) * s.sw + (long)(s.kw - 1) + 1;
+  const long line = slab_cols * s.cin, image_size = (long)s.h * s.w * s.cin;
+  sum_over_work_items((long)s.n * row_blocks, (long)s.kh * run * s.cout, dw, [&](long task, float* sum) {
+    const long n = task / row_blocks, oh0 = (task % row_blocks) * rows_per_task;
+    const long rows = std::min(rows_per_task, s.oh - oh0);
+    const long slab_rows = (rows - 1) * s.sh + (long)(s.kh - 1) * s.dh + 1;
+    static thread_local std::vector<float> slab;
+    if (slab.size() < (size_t)(slab_rows * line)) slab.resize((size_t)(slab_rows * line));
+    fill_slab(s, x + n * image_size, oh0 * s.sh - s.pt, slab_rows, -s.pl, slab_cols, slab.data());
+    const float* dy_block = dy + ((n * s.oh + oh0) * s.ow) * s.cout;
+    for (int th = 0; th < s.kh; th++) {
+      const float* x_row = slab.data() + (long)th * s.dh * line;
+      float* dw_row = sum + (long)th * run * s.cout;
+      for (long j = 0; j < run; j += mr)
+        for (long co = 0; co < s.cout; co += (long)nv * VW)
+          tile(x_row + j, s.sh * line, (long)s.sw * s.cin, dy_block + co, s.cout, rows, s.ow, dw_row + j * s.cout + co);
+    }
+  });
+  return true;
+}
+
 static bool direct_conv2d_backprop_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
+  if (row_run_backprop_filter(s, x, dy, dw)) return true;
   if (!direct_supported(s)) return false;
   const long vectors = s.cout / VW;
   int mr = 0, nv = 0;
