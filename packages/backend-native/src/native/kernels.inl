@@ -807,6 +807,40 @@ static void channel_sums(long rows, long channels, int outputs, double* sums, Ve
     for (long i = 0; i < outputs * channels; i++) sums[i] += partial[(size_t)t * outputs * channels + i];
 }
 
+// One row range of channel_affine, specialised on which operands exist so that the per-row work is a tight loop
+// (the 16-channel layers have only two vectors per row: the generic loop's pointer tests cost as much as the math).
+// `center` is never null here (zeros when the caller has none); it centres u when there is no v, else v.
+template <bool MASK, bool V, bool RELU>
+static void channel_affine_rows(long r0, long r1, long channels, const float* __restrict u, const float* __restrict mask,
+                                const float* __restrict v, const float* __restrict a, const float* __restrict b,
+                                const float* __restrict d, const float* __restrict center, float* __restrict out) {
+  const long vector_end = channels / VW * VW;
+  for (long r = r0; r < r1; r++) {
+    const float* ur = u + r * channels;
+    const float* mr = MASK ? mask + r * channels : nullptr;
+    const float* vr = V ? v + r * channels : nullptr;
+    float* o = out + r * channels;
+    for (long c = 0; c < vector_end; c += VW) {
+      vf x = load(ur + c);
+      if constexpr (!V) x -= load(center + c);
+      if constexpr (MASK) x = load(mr + c) > 0 ? x : vf{};
+      vf value = load(a + c) * x + load(d + c);
+      if constexpr (V) value += load(b + c) * (load(vr + c) - load(center + c));
+      if constexpr (RELU) value = vmax(value, vf{});
+      store(o + c, value);
+    }
+    for (long c = vector_end; c < channels; c++) {
+      float x = ur[c];
+      if constexpr (!V) x -= center[c];
+      if constexpr (MASK) x = mr[c] > 0 ? x : 0.f;
+      float value = a[c] * x + d[c];
+      if constexpr (V) value += b[c] * (vr[c] - center[c]);
+      if constexpr (RELU) value = value > 0.f ? value : 0.f;
+      o[c] = value;
+    }
+  }
+}
+
 // out[r][c] = relu?(a[c] * u[r][c] + b[c] * (v[r][c] - center[c]) + d[c]) over [rows, channels]; v may be null
 // (then b is not read and may be null too), center may be null (0). With `mask`, rows where mask <= 0 give 0 for the
 // u term (the ReLU gradient). With `center_u`, the u term is a[c] * (u[r][c] - center[c]) instead (v must be null).
@@ -817,35 +851,25 @@ static void channel_affine(long rows, long channels, const float* u, const float
                            const float* center = nullptr, bool center_u = false) {
   const long rows_per_task = std::max<long>(1, 16384 / channels);
   const long tasks = (rows + rows_per_task - 1) / rows_per_task;
-  const float* cu = center_u ? center : nullptr;
-  const float* cv = center_u ? nullptr : center;
+  // The specialised rows always subtract a centre (from u without v, else from v): zeros stand in for a missing one
+  // (x - 0 is exactly x, -0 and NaN included).
+  const float* centre = (v != nullptr) != center_u ? center : nullptr;
+  std::vector<float> zeros;
+  if (centre == nullptr) {
+    zeros.assign((size_t)channels, 0.f);
+    centre = zeros.data();
+  }
+  typedef void (*Rows)(long, long, long, const float*, const float*, const float*, const float*, const float*,
+                       const float*, const float*, float*);
+  static const Rows variants[2][2][2] = {
+      {{channel_affine_rows<false, false, false>, channel_affine_rows<false, false, true>},
+       {channel_affine_rows<false, true, false>, channel_affine_rows<false, true, true>}},
+      {{channel_affine_rows<true, false, false>, channel_affine_rows<true, false, true>},
+       {channel_affine_rows<true, true, false>, channel_affine_rows<true, true, true>}}};
+  const Rows rows_function = variants[mask != nullptr][v != nullptr][relu];
   auto body = [&](long task, int) {
-    long r_end = std::min(rows, (task + 1) * rows_per_task);
-    for (long r = task * rows_per_task; r < r_end; r++) {
-      const float* ur = u + r * channels;
-      const float* mr = mask ? mask + r * channels : nullptr;
-      const float* vr = v ? v + r * channels : nullptr;
-      float* o = out + r * channels;
-      long c = 0;
-      for (; c + VW <= channels; c += VW) {
-        vf x = load(ur + c);
-        if (cu) x -= load(cu + c);
-        if (mr) x = load(mr + c) > 0 ? x : vf{};
-        vf value = load(a + c) * x + load(d + c);
-        if (vr) value += load(b + c) * (cv ? load(vr + c) - load(cv + c) : load(vr + c));
-        if (relu) value = vmax(value, vf{});
-        store(o + c, value);
-      }
-      for (; c < channels; c++) {
-        float x = ur[c];
-        if (cu) x -= cu[c];
-        if (mr && !(mr[c] > 0)) x = 0.f;
-        float value = a[c] * x + d[c];
-        if (vr) value += b[c] * (cv ? vr[c] - cv[c] : vr[c]);
-        if (relu) value = value > 0.f ? value : 0.f;
-        o[c] = value;
-      }
-    }
+    const long r0 = task * rows_per_task, r1 = std::min(rows, r0 + rows_per_task);
+    rows_function(r0, r1, channels, u, mask, v, a, b, d, centre, out);
   };
   if (rows * channels < 65536) for (long t = 0; t < tasks; t++) body(t, 0);
   else parallel_for(tasks, body);
@@ -936,11 +960,13 @@ static void batch_norm_training(const float* x, long rows, long channels, const 
         run_sum[c] = run_mean;
         run_m2[c] = m2;
       }
-      const double total = (double)(count + n);
+      // Chan's weights n / (count + n) and count * n / (count + n), once per run: two divisions per channel and run
+      // cost as much as the pass over x itself at 16 channels.
+      const double total = (double)(count + n), mean_weight = (double)n / total, m2_weight = (double)count * mean_weight;
       for (c = 0; c < channels; c++) {
         const double delta = (double)run_sum[c] - block_mean[c];
-        block_mean[c] += delta * (double)n / total;
-        block_m2[c] += (double)run_m2[c] + delta * delta * (double)count * (double)n / total;
+        block_mean[c] += delta * mean_weight;
+        block_m2[c] += (double)run_m2[c] + delta * delta * m2_weight;
       }
       count += n;
     }
