@@ -174,10 +174,29 @@ describe('layout and batch-norm kernels', () => {
     expect(error).toBe(0);
   });
 
+  it('gather (the mixup partner batch) along every axis, float32 and int32, and its gradient', () => {
+    const error = compareBackends([[6, 5, 4, 3], [7, 9]], (x, y) => {
+      const rows = tf.tensor1d([5, 0, 0, 3, 1, 2], 'int32');
+      const gradient = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, rows), tf.sin(tf.gather(t, rows)))))(x);
+      return [
+        tf.gather(x, rows),
+        tf.gather(x, tf.tensor2d([[1, 2], [4, 4]], [2, 2], 'int32'), 1),
+        tf.gather(x, tf.tensor1d([3, 0, 2], 'int32'), 2),
+        tf.gather(x, tf.tensor1d([2, 2, 0, 1], 'int32'), -1),
+        tf.cast(tf.gather(tf.cast(tf.mul(y, 100), 'int32'), tf.tensor1d([6, 1], 'int32')), 'float32'),
+        tf.gather(y, tf.tensor1d([], 'int32')),
+        gradient,
+      ];
+    });
+    expect(error).toBe(0);
+    // An index out of range is the cpu kernel's error, as without the native kernel.
+    expect(() => tf.gather(tf.zeros([3, 4]), tf.tensor1d([3], 'int32'))).toThrow(/index value 3 is not in \[0, 2\]/);
+  });
+
   it('served these kernels natively', () => {
     const counts = getKernelCallCounts();
     for (const name of ['Add', 'Sub', 'Multiply', 'RealDiv', 'Maximum', 'Relu', 'Exp', 'Log', 'Rsqrt', 'Square',
-      'Sum', 'Mean', 'Max', 'Tile', 'Transpose', 'FusedBatchNorm', 'Step', 'Slice', 'PadV2', 'AvgPool', 'AvgPoolGrad',
+      'Sum', 'Mean', 'Max', 'Tile', 'Transpose', 'FusedBatchNorm', 'Step', 'Slice', 'GatherV2', 'PadV2', 'AvgPool', 'AvgPoolGrad',
       'LongtailReluGrad', 'LongtailSquareGrad', 'LongtailMeanGrad', 'LongtailBatchNormGrad']) {
       expect(counts[name]?.native ?? 0, name).toBeGreaterThan(0);
     }
