@@ -54,4 +54,4 @@ const kernels = [...byName].map(([name, entry]) => ({ name, ms: perStep(entry.ms
 const kernelTotal = kernels.reduce((sum, entry) => sum + entry.ms, 0);
 console.log(JSON.stringify({ backend: options.backend, batch: options.batch, wallMsPerStep: perStep(wall), cpuMsPerStep: perStep(cpu), kernelMsPerStep: Number(kernelTotal.toFixed(1)) }));
 for (const entry of kernels) console.log(JSON.stringify(entry));
-for (const [key, ms] of [...byShape].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(JSON.stringify({ kernel: key, ms: perStep(ms) }));
+for (const [key, ms] of [...byShape].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP ?? 15))) console.log(JSON.stringify({ kernel: key, ms: perStep(ms) }));

@@ -90,6 +90,7 @@ def main():
     parser.add_argument('--steps', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--only', default=None, help='one configuration, mode:batch (e.g. train:128); default all')
     arguments = parser.parse_args()
     torch.set_num_threads(arguments.threads)
     torch.manual_seed(0)
@@ -97,7 +98,11 @@ def main():
     delta = torch.log(torch.tensor(float(max(counts)))) - torch.log(torch.tensor(counts, dtype=torch.float32))
     cloud = delta / delta.max()
 
-    for mode, batch in (('train', 64), ('train', 128), ('infer', 256)):
+    configurations = (('train', 64), ('train', 128), ('infer', 256))
+    if arguments.only is not None:
+        mode, _, batch = arguments.only.partition(':')
+        configurations = ((mode, int(batch)),)
+    for mode, batch in configurations:
         model = ResNet32()
         images = torch.randn(batch, 3, 32, 32)
         labels = torch.arange(batch) % 10

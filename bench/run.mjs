@@ -14,6 +14,10 @@
 //            medianCpuMsPerStep with medianStepMs)
 //          --isa avx2|scalar (native kernels at this SIMD level, and PyTorch held to AVX2 by ATEN_CPU_CAPABILITY=avx2 and
 //            DNNL_MAX_CPU_ISA=AVX2: an AVX2-only machine's figures on an AVX-512 one, ours and the reference's alike)
+//          --rounds N (default 1): N rounds, each running every configuration as PyTorch then each backend, one after
+//            the other, so that each ratio compares runs minutes apart at most; a shared or throttled machine drifts by
+//            ±20 % over a bench. Reported: medians over the rounds (images/s, step and CPU times) and the median of the
+//            per-round ratios, with the per-round figures in `byRound`.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -28,7 +32,7 @@ const configurations = [
 ];
 
 function parseArguments(argv) {
-  const options = { backends: ['tensorflow', 'native', 'wasm'], steps: 10, warmup: 2, torch: true, child: null, maxBatch: Infinity, load: 0, isa: null };
+  const options = { backends: ['tensorflow', 'native', 'wasm'], steps: 10, warmup: 2, torch: true, child: null, maxBatch: Infinity, load: 0, isa: null, rounds: 1 };
   for (let index = 0; index < argv.length; index += 1) {
     const argument = argv[index];
     const value = () => {
@@ -44,6 +48,7 @@ function parseArguments(argv) {
     else if (argument === '--max-batch') options.maxBatch = Number(value());
     else if (argument === '--load') options.load = Number(value());
     else if (argument === '--isa') options.isa = value();
+    else if (argument === '--rounds') options.rounds = Number(value());
     else if (argument === '--child') options.child = JSON.parse(value());
     else throw new Error(`unknown argument ${argument}`);
   }
@@ -51,6 +56,7 @@ function parseArguments(argv) {
   if (!(Number.isInteger(options.warmup) && options.warmup >= 0)) throw new Error(`--warmup: integer ≥ 0, got ${options.warmup}`);
   if (!(options.maxBatch >= 1)) throw new Error(`--max-batch: ≥ 1, got ${options.maxBatch}`);
   if (!(Number.isInteger(options.load) && options.load >= 0)) throw new Error(`--load: integer ≥ 0, got ${options.load}`);
+  if (!(Number.isInteger(options.rounds) && options.rounds >= 1)) throw new Error(`--rounds: positive integer, got ${options.rounds}`);
   if (options.isa !== null && options.isa !== 'avx2' && options.isa !== 'scalar') throw new Error(`--isa: avx2 or scalar, got ${options.isa}`);
   return options;
 }
@@ -95,8 +101,13 @@ async function runChild({ backend, mode, batch, steps, warmup, isa }) {
   const tf = await import('@tensorflow/tfjs');
   const { selectBackend } = await import('@longtail/backend');
   const selection = await selectBackend({ prefer: backend, quiet: true });
-  if (isa && selection.backend === 'native') (await import('@longtail/backend-native')).setSimdLevel(isa);
-  const base = { backend, mode, batch, backendSummary: selection.summary, ...(isa ? { isa } : {}) };
+  let backendSummary = selection.summary;
+  if (isa && selection.backend === 'native') {
+    const native = await import('@longtail/backend-native');
+    native.setSimdLevel(isa);
+    backendSummary = `${selection.summary}, kernels held to ${native.getSimdLevel()}`;
+  }
+  const base = { backend, mode, batch, backendSummary, ...(isa ? { isa } : {}) };
   if (selection.backend !== backend) {
     return { ...base, skipped: selection.tried.find((attempt) => attempt.name === backend && !attempt.ok)?.error ?? 'unavailable' };
   }
@@ -170,18 +181,59 @@ function competingLoad(count) {
   return { stop: () => children.forEach((child) => child.kill('SIGKILL')) };
 }
 
-function runTorch(options) {
+/** Whether Debian's PyTorch is usable: `null` if so, else why not. */
+function torchUnavailable() {
   const python = '/usr/bin/python3';
-  if (!existsSync(python)) return { skipped: `${python} not found` };
+  if (!existsSync(python)) return `${python} not found`;
   const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) return { skipped: `import torch failed: ${probe.stderr.trim().split('\n').pop()}` };
+  return probe.status === 0 ? null : `import torch failed: ${probe.stderr.trim().split('\n').pop()}`;
+}
+
+/** PyTorch's figures for one configuration (bench/resnet32_reference.py --only mode:batch). */
+function runTorch(options, { mode, batch }) {
   const run = spawnSync(
-    python,
-    [path.join(benchDirectory, 'resnet32_reference.py'), '--steps', String(options.steps), '--warmup', String(Math.max(1, options.warmup))],
+    '/usr/bin/python3',
+    [
+      path.join(benchDirectory, 'resnet32_reference.py'),
+      '--steps', String(options.steps),
+      '--warmup', String(Math.max(1, options.warmup)),
+      '--only', `${mode}:${batch}`,
+    ],
     { encoding: 'utf8', maxBuffer: 16 * 2 ** 20, env: torchEnvironment(options) },
   );
-  if (run.status !== 0) return { skipped: `resnet32_reference.py failed: ${run.stderr.trim().split('\n').pop()}` };
-  return { results: run.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line)) };
+  if (run.status !== 0) return { backend: 'pytorch', mode, batch, skipped: `resnet32_reference.py failed: ${run.stderr.trim().split('\n').pop()}` };
+  return JSON.parse(run.stdout.split('\n').filter(Boolean).pop());
+}
+
+/** One configuration of one of our backends, in a child process of its own. */
+function runOurs(options, backend, configuration) {
+  const child = spawnSync(
+    process.execPath,
+    [fileURLToPath(import.meta.url), '--child', JSON.stringify({ backend, ...configuration, steps: options.steps, warmup: options.warmup, isa: options.isa })],
+    { encoding: 'utf8', maxBuffer: 16 * 2 ** 20 },
+  );
+  const line = child.stdout.split('\n').filter(Boolean).pop();
+  try {
+    return JSON.parse(line ?? '');
+  } catch {
+    return { backend, ...configuration, skipped: `child failed (exit ${child.status}): ${child.stderr.trim().split('\n').slice(-3).join(' | ')}` };
+  }
+}
+
+/** The rounds' records of one (backend, configuration) as one: medians of the timings, the first record's rest. */
+function combineRounds(records) {
+  const [first] = records;
+  if (records.length === 1 || first.skipped) return first;
+  const middle = (key) => Number(median(records.map((record) => record[key])).toFixed(key === 'imagesPerSecond' ? 2 : 1));
+  return {
+    ...first,
+    imagesPerSecond: middle('imagesPerSecond'),
+    medianStepMs: middle('medianStepMs'),
+    medianCpuMsPerStep: middle('medianCpuMsPerStep'),
+    peakRssMiB: Math.max(...records.map((record) => record.peakRssMiB)),
+    rounds: records.length,
+    byRound: records.map((record) => record.imagesPerSecond),
+  };
 }
 
 async function main() {
@@ -200,6 +252,7 @@ async function main() {
     steps: options.steps,
     warmup: options.warmup,
     competingProcesses: options.load,
+    rounds: options.rounds,
     ...(options.isa ? { isa: options.isa } : {}),
   });
   const load = competingLoad(options.load);
@@ -211,44 +264,67 @@ async function main() {
 }
 
 async function measure(options, print) {
-
-  const torch = options.torch ? runTorch(options) : { skipped: '--no-torch' };
-  const torchResults = new Map();
-  if (torch.results) {
-    for (const record of torch.results) {
-      torchResults.set(`${record.mode}:${record.batch}`, record);
-      print({ kind: 'result', ...record });
-    }
-  } else {
-    print({ kind: 'result', backend: 'pytorch', skipped: torch.skipped });
-  }
-
-  for (const backend of options.backends) {
-    for (const { mode, batch } of configurations) {
-      const configuration = { mode, batch: Math.min(batch, options.maxBatch) };
-      const child = spawnSync(
-        process.execPath,
-        [fileURLToPath(import.meta.url), '--child', JSON.stringify({ backend, ...configuration, steps: options.steps, warmup: options.warmup, isa: options.isa })],
-        { encoding: 'utf8', maxBuffer: 16 * 2 ** 20 },
-      );
-      const line = child.stdout.split('\n').filter(Boolean).pop();
-      let record;
-      try {
-        record = JSON.parse(line ?? '');
-      } catch {
-        record = { backend, ...configuration, skipped: `child failed (exit ${child.status}): ${child.stderr.trim().split('\n').slice(-3).join(' | ')}` };
-      }
-      const reference = torchResults.get(`${configuration.mode}:${configuration.batch}`);
-      if (record.imagesPerSecond !== undefined && reference?.imagesPerSecond) {
-        record.pytorchImagesPerSecond = reference.imagesPerSecond;
-        record.ratioToPytorch = Number((record.imagesPerSecond / reference.imagesPerSecond).toFixed(3));
-        // Same ratio by CPU time (PyTorch's CPU ms / ours): what the code costs, whatever else runs on the machine.
-        if (record.medianCpuMsPerStep && reference.medianCpuMsPerStep) {
-          record.cpuTimeRatioToPytorch = Number((reference.medianCpuMsPerStep / record.medianCpuMsPerStep).toFixed(3));
+  const torchSkipped = options.torch ? torchUnavailable() : '--no-torch';
+  const key = (backend, configuration) => `${backend}:${configuration.mode}:${configuration.batch}`;
+  const records = new Map();
+  const add = (record, configuration) => {
+    const list = records.get(key(record.backend, configuration)) ?? [];
+    list.push(record);
+    records.set(key(record.backend, configuration), list);
+  };
+  // Per-round ratios: ours / PyTorch's images per second, and PyTorch's CPU time / ours, from neighbouring runs.
+  const ratios = new Map();
+  const skippedBackends = new Set();
+  const shown = configurations.map(({ mode, batch }) => ({ mode, batch: Math.min(batch, options.maxBatch) }));
+  for (let round = 0; round < options.rounds; round += 1) {
+    for (const configuration of shown) {
+      const reference = torchSkipped === null ? runTorch(options, configuration) : null;
+      if (reference) add(reference, configuration);
+      for (const backend of options.backends) {
+        if (skippedBackends.has(backend)) continue;
+        const record = runOurs(options, backend, configuration);
+        add(record, configuration);
+        if (record.skipped) {
+          skippedBackends.add(backend);
+          continue;
+        }
+        if (reference?.imagesPerSecond && record.imagesPerSecond !== undefined) {
+          const list = ratios.get(key(backend, configuration)) ?? [];
+          list.push({
+            speed: record.imagesPerSecond / reference.imagesPerSecond,
+            cpu: record.medianCpuMsPerStep && reference.medianCpuMsPerStep ? reference.medianCpuMsPerStep / record.medianCpuMsPerStep : undefined,
+          });
+          ratios.set(key(backend, configuration), list);
         }
       }
+    }
+  }
+
+  if (torchSkipped !== null) print({ kind: 'result', backend: 'pytorch', skipped: torchSkipped });
+  const torchResults = new Map();
+  for (const configuration of shown) {
+    const list = records.get(key('pytorch', configuration));
+    if (!list) continue;
+    const combined = combineRounds(list);
+    torchResults.set(key('pytorch', configuration), combined);
+    print({ kind: 'result', ...combined });
+  }
+  for (const backend of options.backends) {
+    for (const configuration of shown) {
+      const list = records.get(key(backend, configuration));
+      if (!list) continue;
+      const record = combineRounds(list);
+      const reference = torchResults.get(key('pytorch', configuration));
+      const roundRatios = ratios.get(key(backend, configuration));
+      if (roundRatios && reference?.imagesPerSecond) {
+        record.pytorchImagesPerSecond = reference.imagesPerSecond;
+        record.ratioToPytorch = Number(median(roundRatios.map((ratio) => ratio.speed)).toFixed(3));
+        // Same ratio by CPU time (PyTorch's CPU ms / ours): what the code costs, whatever else runs on the machine.
+        const cpuRatios = roundRatios.map((ratio) => ratio.cpu).filter((ratio) => ratio !== undefined);
+        if (cpuRatios.length > 0) record.cpuTimeRatioToPytorch = Number(median(cpuRatios).toFixed(3));
+        if (roundRatios.length > 1) record.ratioByRound = roundRatios.map((ratio) => Number(ratio.speed.toFixed(3)));
+      }
       print({ kind: 'result', ...record });
-      if (record.skipped) break;
     }
   }
 }

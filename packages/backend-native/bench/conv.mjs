@@ -2,13 +2,15 @@
 // Prints one JSON line per (shape, kernel, threads) with GFLOP/s of both, the ratio auto / im2col (of the
 // median wall-clock times, calls of the two algorithms interleaved so machine noise hits both alike) and
 // the CPU time per call. Needs the built addon and `npx tsup` (imports dist/).
-// Usage: node bench/conv.mjs [batch=128] [calls=7] [threads=1,2]
+// Usage: [LONGTAIL_SIMD=avx2] node bench/conv.mjs [batch=128] [calls=7] [threads=1,2]
 import { loadNativeAddon } from '../dist/index.js';
 
 const batch = Number(process.argv[2] ?? 128);
 const calls = Number(process.argv[3] ?? 7);
 const threadCounts = (process.argv[4] ?? '1,2').split(',').map(Number);
 const addon = loadNativeAddon();
+// The level the backend would use (LONGTAIL_SIMD=avx2 measures an AVX2 machine's kernels on an AVX-512 one).
+if (process.env.LONGTAIL_SIMD) addon.setSimdLevel(process.env.LONGTAIL_SIMD);
 
 // [name, H, W, Cin, Cout, stride]; 3x3 filters with padding 1 (as bench/resnet32.mjs: conv2d(x, w, s, 1)).
 const shapes = [
