@@ -478,50 +478,13 @@ static void filter_tile_row3(const float* __restrict x, long x_row_step, long ci
       }
 }
 
-// Filter gradient of a row-run convolution (row_run_supported: an RGB stem): per kernel row th, the kw * cin
-// filter rows (th, tw, ci) read x at run offset j = tw * cin + ci of each output pixel's slab position, so one
-// MR x NV tile covers MR consecutive run offsets, as filter_tile covers MR input channels.
-static bool row_run_backprop_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
-  if (!row_run_supported(s)) return false;
-  const long run = (long)s.kw * s.cin, vectors = s.cout / VW;
-  int mr = 0, nv = 0;
-  double best_cost = 1e300;
-  FilterTile tile = nullptr;
-#define X(MR, NV)                                                                                    \
-  if (run % MR == 0 && vectors % NV == 0 && MR * NV <= LT_ACC) {                                    \
-    double cost = tile_cost(MR, NV, MR) - 0.01 * (MR * NV);                                         \
-    if (cost < best_cost) best_cost = cost, mr = MR, nv = NV, tile = filter_tile<MR, NV>;           \
-  }
-  X(9, 1) X(3, 2) X(3, 4) X(7, 1) X(3, 1)
-#undef X
-  if (!tile) return false;
-  const long rows_per_task = std::max<long>(1, std::min<long>(s.oh, (256 + s.ow - 1) / s.ow));
-  const long row_blocks = (s.oh + rows_per_task - 1) / rows_per_task;
-  const long slab_cols = (long)(s.ow - 1) * s.sw + (long)(s.kw - 1) + 1;
-  const long line = slab_cols * s.cin, image_size = (long)s.h * s.w * s.cin;
-  sum_over_work_items((long)s.n * row_blocks, (long)s.kh * run * s.cout, dw, [&](long task, float* sum) {
-    const long n = task / row_blocks, oh0 = (task % row_blocks) * rows_per_task;
-    const long rows = std::min(rows_per_task, s.oh - oh0);
-    const long slab_rows = (rows - 1) * s.sh + (long)(s.kh - 1) * s.dh + 1;
-    static thread_local std::vector<float> slab;
-    if (slab.size() < (size_t)(slab_rows * line)) slab.resize((size_t)(slab_rows * line));
-    fill_slab(s, x + n * image_size, oh0 * s.sh - s.pt, slab_rows, -s.pl, slab_cols, slab.data());
-    const float* dy_block = dy + ((n * s.oh + oh0) * s.ow) * s.cout;
-    for (int th = 0; th < s.kh; th++) {
-      const float* x_row = slab.data() + (long)th * s.dh * line;
-      float* dw_row = sum + (long)th * run * s.cout;
-      for (long j = 0; j < run; j += mr)
-        for (long co = 0; co < s.cout; co += (long)nv * VW)
-          tile(x_row + j, s.sh * line, (long)s.sw * s.cin, dy_block + co, s.cout, rows, s.ow, dw_row + j * s.cout + co);
-    }
-  });
-  return true;
-}
-
 static bool direct_conv2d_backprop_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
-  if (row_run_backprop_filter(s, x, dy, dw)) return true;
-  if (!direct_supported(s)) return false;
-  const long vectors = s.cout / VW;
+  // Row runs (row_run_supported: an RGB stem): per kernel row th, the kw * cin filter rows (th, tw, ci) read x at run
+  // offset j = tw * cin + ci of each output pixel's slab position, so an MR x NV tile covers MR consecutive run
+  // offsets as it covers MR input channels otherwise.
+  const bool row_run = row_run_supported(s);
+  if (!row_run && !direct_supported(s)) return false;
+  const long vectors = s.cout / VW, run = (long)s.kw * s.cin;
   int mr = 0, nv = 0;
   double best_cost = 1e300;
   FilterTile tile = nullptr;
@@ -530,20 +493,31 @@ static bool direct_conv2d_backprop_filter(const ConvShape& s, const float* x, co
     double cost = tile_cost(MR, NV, MR);                                                 \
     if (cost < best_cost) best_cost = cost, mr = MR, nv = NV, tile = filter_tile<MR, NV>; \
   }
-  LT_FILTER_TILES
+#define R(MR, NV)                                                                                    \
+  if (run % MR == 0 && vectors % NV == 0 && MR * NV <= LT_ACC) {                                    \
+    double cost = tile_cost(MR, NV, MR) - 0.01 * (MR * NV);                                         \
+    if (cost < best_cost) best_cost = cost, mr = MR, nv = NV, tile = filter_tile<MR, NV>;           \
+  }
+  if (row_run) {
+    // Row-run tiles: MR divides the run (9 or 21); among equal load costs more accumulators win.
+    R(9, 1) R(3, 2) R(3, 4) R(7, 1) R(3, 1)
+  } else {
+    LT_FILTER_TILES
+  }
+#undef R
 #undef X
   if (!tile) return false;
   // Fused three-tap tile (3 x MR x 1 accumulators) when the row taps are adjacent pixels and the output
   // channels leave only single-vector tiles (one broadcast per FMA otherwise). Measured on AVX-512: +8 % for
   // 32x32, 16 -> 16; slower where the two padding columns per row weigh more or 2-vector tiles exist.
   constexpr int FUSED_MR = VW == 16 ? 8 : 4;
-  const bool fused = s.sw == 1 && s.dw == 1 && s.kw == 3 && s.cin % FUSED_MR == 0 && (s.cout / VW) % 2 == 1 &&
-                     s.ow >= 24;
+  const bool fused = !row_run && s.sw == 1 && s.dw == 1 && s.kw == 3 && s.cin % FUSED_MR == 0 &&
+                     (s.cout / VW) % 2 == 1 && s.ow >= 24;
   const long K = (long)s.kh * s.kw * s.cin;
   // AVX2 with an even number of output vectors: 6 x 2 tiles (12 of the 16 registers accumulate) over as many input
   // channels as a 6/4 split of Cin allows, 4 x 2 for the rest (16 = 6 + 6 + 4). Measured one thread on the 2-core EPYC
   // held to AVX2: +1..13 % (mean +7 %) over 4 x 2 alone on the ResNet-32 shapes; the fused three-tap tile is no better.
-  const bool six_rows = VW == 8 && mr == 4 && nv == 2 && s.cin % 4 == 0;
+  const bool six_rows = !row_run && VW == 8 && mr == 4 && nv == 2 && s.cin % 4 == 0;
   // Work items: (image, block of output rows) of about 256 pixels; each tile accumulates over all of them
   // in registers (smaller blocks measured slower: more partial-sum updates per FMA).
   const long rows_per_task = std::max<long>(1, std::min<long>(s.oh, (256 + s.ow - 1) / s.ow));
@@ -560,6 +534,16 @@ static bool direct_conv2d_backprop_filter(const ConvShape& s, const float* x, co
     if (slab.size() < (size_t)(slab_rows * line)) slab.resize((size_t)(slab_rows * line));
     fill_slab(s, x + n * image_size, oh0 * s.sh - s.pt, slab_rows, -s.pl, slab_cols, slab.data());
     const float* dy_block = dy + ((n * s.oh + oh0) * s.ow) * s.cout;
+    if (row_run) {
+      for (int th = 0; th < s.kh; th++) {
+        const float* x_row = slab.data() + (long)th * s.dh * line;
+        float* dw_row = sum + (long)th * run * s.cout;
+        for (long j = 0; j < run; j += mr)
+          for (long co = 0; co < s.cout; co += (long)nv * VW)
+            tile(x_row + j, s.sh * line, (long)s.sw * s.cin, dy_block + co, s.cout, rows, s.ow, dw_row + j * s.cout + co);
+      }
+      return;
+    }
     if (fused) {
       for (int th = 0; th < s.kh; th++) {
         const float* x_row = slab.data() + (long)th * s.dh * line;
