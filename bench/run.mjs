@@ -275,7 +275,10 @@ async function measure(options, print) {
   // Per-round ratios: ours / PyTorch's images per second, and PyTorch's CPU time / ours, from neighbouring runs.
   const ratios = new Map();
   const skippedBackends = new Set();
-  const shown = configurations.map(({ mode, batch }) => ({ mode, batch: Math.min(batch, options.maxBatch) }));
+  // --max-batch can make two configurations one (both training batches clamped to 4): measured once.
+  const shown = configurations
+    .map(({ mode, batch }) => ({ mode, batch: Math.min(batch, options.maxBatch) }))
+    .filter((configuration, index, all) => all.findIndex((other) => key('', other) === key('', configuration)) === index);
   for (let round = 0; round < options.rounds; round += 1) {
     for (const configuration of shown) {
       const reference = torchSkipped === null ? runTorch(options, configuration) : null;
