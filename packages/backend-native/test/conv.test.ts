@@ -15,9 +15,9 @@ type Padding = 'same' | 'valid' | [[number, number], [number, number], [number, 
 interface ConvCase {
   input: [number, number, number, number];
   filter: [number, number, number, number];
-  stride: number;
+  stride: number | [number, number];
   pad: Padding;
-  dilation?: number;
+  dilation?: number | [number, number];
 }
 
 const cases: ConvCase[] = [
@@ -63,6 +63,10 @@ const cases: ConvCase[] = [
   { input: [2, 18, 17, 3], filter: [7, 7, 3, 16], stride: 2, pad: 'same' },
   { input: [1, 9, 10, 3], filter: [3, 3, 3, 24], stride: 1, pad: 'same' },
   { input: [1, 9, 10, 3], filter: [3, 3, 3, 8], stride: 1, pad: 'valid' },
+  // Row runs with a vertical stride or dilation (the run is along the row only).
+  { input: [2, 13, 11, 3], filter: [3, 3, 3, 16], stride: [2, 1], pad: 'same' },
+  { input: [2, 13, 11, 3], filter: [3, 3, 3, 16], stride: 1, pad: 'same', dilation: [2, 1] },
+  { input: [1, 23, 21, 3], filter: [7, 7, 3, 16], stride: 1, pad: 'valid', dilation: [3, 1] },
 ];
 
 const ALGORITHMS: ConvolutionAlgorithm[] = ['auto', 'im2col'];
