@@ -7,53 +7,17 @@ import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import { registerBackboneLayers } from '@longtail/backbones';
+import type { BrowserPreprocessing, ExportedModelMetadata } from '@longtail/trainer';
 
 /** The metadata version this page reads (`EXPORT_METADATA_VERSION` of @longtail/trainer). */
 const SUPPORTED_FORMAT_VERSION = 1;
 const MODEL_URL = 'model/model.json';
 const TOP_K = 5;
 
-/** The `longtail` entry of the model's userDefinedMetadata (see `ExportedModelMetadata` in @longtail/trainer). */
-interface Metadata {
-  format: string;
-  formatVersion: number;
-  longtailVersion: string;
-  dataset: string;
-  backbone: string;
-  numClasses: number;
-  classNames: string[];
-  trainCounts: number[];
-  shotGroups?: { manyAbove: number; fewBelow: number; many: number[]; medium: number[]; few: number[] };
-  preprocessing: Preprocessing;
-  head: { kind: 'cosine' | 'dense'; cosineLogits: boolean; probabilityScale: number; probabilityScaleSource: string };
-  checkpoint: { file: string; stage: number | null; epochsDone: number | null; which: string; sha256: string };
-  results: {
-    stage: number | null;
-    numSamples: number;
-    top1: number;
-    top5: number;
-    many: number | null;
-    medium: number | null;
-    few: number | null;
-    ece: number | null;
-    describesCheckpoint: boolean;
-  } | null;
-}
-
-interface Preprocessing {
-  transform: string;
-  inputShape: [number, number, number];
-  layout: 'NHWC';
-  color: 'grayscale' | 'rgb';
-  grayscale: { luma: [number, number, number]; rounding: 'round'; expand: 'repeat'; channels: number } | null;
-  background: [number, number, number];
-  resize: { mode: 'fit'; height: number; width: number } | { mode: 'shorter-side'; size: number };
-  pad: { top: number; bottom: number; left: number; right: number; value: number } | null;
-  crop: { mode: 'center'; height: number; width: number } | null;
-  valueRange: [number, number];
-  mean: number[];
-  std: number[];
-}
+// The `longtail` entry of the model's userDefinedMetadata and its preprocessing, as @longtail/trainer exports them
+// (type-only: nothing of the trainer is bundled).
+type Metadata = ExportedModelMetadata;
+type Preprocessing = BrowserPreprocessing;
 
 /** One prediction row. */
 export interface Prediction {
