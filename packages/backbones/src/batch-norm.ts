@@ -219,12 +219,21 @@ const inferenceGradient: tf.GradConfig = {
   },
 };
 
-/** Gradient of `LongtailAddRelu`: `dy · [y > 0]` for both inputs. */
+/**
+ * Gradient of `LongtailAddRelu`: `dy · [y > 0]` for both inputs. tfjs asks for each input's gradient separately: the
+ * first call computes it, the second gets a clone (one pass over the activation, not two; a clone, not the same
+ * tensor, because tfjs disposes an input's accumulated gradient on its own).
+ */
 const addReluGradient: tf.GradConfig = {
   kernelName: fusedLayerKernelNames.addRelu,
   outputsToSave: [true],
   gradFunc: (dy, saved) => {
-    const gradient = () => reluGradient(dy as tf.Tensor, saved[0]);
+    let computed: tf.Tensor | undefined;
+    const gradient = () => {
+      if (computed && !computed.isDisposed) return tf.clone(computed);
+      computed = reluGradient(dy as tf.Tensor, saved[0]);
+      return computed;
+    };
     return { a: gradient, b: gradient };
   },
 };

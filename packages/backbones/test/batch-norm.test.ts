@@ -100,6 +100,47 @@ describe('batchNormTraining (op fallback) matches autodiff through tf.moments', 
   });
 });
 
+describe('fused AddRelu gradient (a backend registering LongtailAddRelu)', () => {
+  // A stand-in for the native kernel on cpu, registered for this test only: the op then takes the fused path and its
+  // registered gradient, which must equal autodiff through tf.relu(tf.add) and compute the ReLU mask once, not per input.
+  it('equals autodiff through relu(add) for both inputs (also a + a), with one ReLU-gradient pass per join', async () => {
+    tf.registerKernel({
+      kernelName: 'LongtailAddRelu',
+      backendName: 'cpu',
+      kernelFunc: ({ inputs, backend }) => {
+        const cpu = backend as unknown as { readSync(id: unknown): Float32Array; makeTensorInfo(shape: number[], dtype: string, values: Float32Array): tf.TensorInfo };
+        const [a, b] = [inputs.a, inputs.b].map((input) => cpu.readSync(input.dataId));
+        return cpu.makeTensorInfo(inputs.a.shape, 'float32', a.map((value, index) => Math.max(0, value + b[index])));
+      },
+    });
+    const [a, b, weights] = tf.tidy(() => [seeded([2, 4, 4, 3], 7), seeded([2, 4, 4, 3], 8), tf.range(0, 96).reshape([2, 4, 4, 3])]);
+    const tensorsBefore = tf.memory().numTensors;
+    try {
+      const fused = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(addRelu(addRelu(x, y), x), weights));
+      const plain = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.relu(tf.add(tf.relu(tf.add(x, y)), x)), weights));
+      const check = () => tf.tidy(() => {
+        const [da, db] = tf.grads(fused)([a, b]);
+        const [ea, eb] = tf.grads(plain)([a, b]);
+        expect(maxRelativeError(da, ea)).toBe(0);
+        expect(maxRelativeError(db, eb)).toBe(0);
+        const [dSame] = tf.grads((x: tf.Tensor) => tf.sum(tf.mul(addRelu(x, x), weights)))([a]);
+        const [eSame] = tf.grads((x: tf.Tensor) => tf.sum(tf.mul(tf.relu(tf.add(x, x)), weights)))([a]);
+        expect(maxRelativeError(dSame, eSame)).toBe(0);
+      });
+      check();
+      expect(tf.memory().numTensors).toBe(tensorsBefore);
+      const profile = await tf.profile(check);
+      const fusedJoins = profile.kernels.filter((kernel) => kernel.name === 'LongtailAddRelu').length;
+      expect(fusedJoins).toBe(3);
+      // tfjs' Relu gradient is dy · step(y): one Step per join backward, fused (3 joins) and plain (3 relus) alike.
+      expect(profile.kernels.filter((kernel) => kernel.name === 'Step').length).toBe(6);
+    } finally {
+      tf.dispose([a, b, weights]);
+      tf.unregisterKernel('LongtailAddRelu', 'cpu');
+    }
+  });
+});
+
 describe('AddRelu (the residual join relu(a + b))', () => {
   it('equals tf.relu(tf.add) with its gradient, and rejects mismatched inputs', () => {
     tf.tidy(() => {
